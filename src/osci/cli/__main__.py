@@ -1,0 +1,3 @@
+from osci.cli.main import main
+
+main()
