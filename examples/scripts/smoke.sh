@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "smoke test against lab-07"

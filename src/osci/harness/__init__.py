@@ -1,0 +1,1 @@
+"""The standalone harness: run a job graph on this machine (osci run, functional, stress)."""
