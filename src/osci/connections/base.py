@@ -1,0 +1,80 @@
+"""The connection plugin interface.
+
+A driver is a module `osci.connections.<driver>` exposing `CONNECTION`, a
+subclass of `Connection`. Adding a driver (Bitbucket, say) means adding one
+module or package here and nothing else: the server finds it by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from osci.model import Event, Report
+
+Emit = Callable[[Event], Awaitable[None]]
+
+
+class ConnectionConfigError(ValueError):
+    """A connection's configuration is wrong; the message says which key and what was expected."""
+
+
+class ReportError(RuntimeError):
+    """A report could not be delivered now; the server retries it later with backoff."""
+
+
+@dataclass
+class ConnectionContext:
+    """What the server lends every connection."""
+
+    data_dir: Path  # a private folder per connection lives under it
+    base_url: str  # the server's public URL, for links in reports (no trailing slash)
+    projects: Callable[[], list[tuple[str, str | None]]] = (
+        lambda: []
+    )  # (project, default branch) this server tests
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Connection:
+    driver: ClassVar[str] = ""
+
+    def __init__(self, name: str, config: dict[str, Any], context: ConnectionContext) -> None:
+        self.name = name
+        self.config = config
+        self.context = context
+
+    async def start(self, emit: Emit) -> None:
+        """Begin producing events (start poll loops, subscribe to streams). Must return promptly."""
+
+    async def stop(self) -> None:
+        """Stop producing events and release resources."""
+
+    def clone_url(self, project: str) -> str | None:
+        """Where the project's repository can be fetched from, if this connection hosts it."""
+        return None
+
+    async def report(self, report: Report, options: dict[str, Any]) -> None:
+        """Deliver `report` as the pipeline's reporter `options` say; raise ReportError to be retried."""
+        raise ReportError(f"connection {self.name} ({self.driver}) cannot report")
+
+    async def notify(self, payload: dict[str, Any]) -> None:
+        """Called by the HTTP API when something outside pokes this connection (a hook or webhook)."""
+
+
+def load_driver(driver: str) -> type[Connection]:
+    """The Connection class of `driver`, found as `osci.connections.<driver>`."""
+    if not driver.replace("_", "").isalnum():
+        raise ConnectionConfigError(f"invalid driver name {driver!r}")
+    try:
+        module = importlib.import_module(f"osci.connections.{driver}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("osci.connections."):
+            raise ConnectionConfigError(f"unknown connection driver {driver!r}") from None
+        raise
+    connection = getattr(module, "CONNECTION", None)
+    if not (isinstance(connection, type) and issubclass(connection, Connection)):
+        raise ConnectionConfigError(f"module osci.connections.{driver} defines no CONNECTION")
+    return connection
