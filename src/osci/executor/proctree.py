@@ -8,6 +8,7 @@ is the same idea as Jenkins' ProcessTreeKiller, and needs no cgroups or root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -58,10 +59,8 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 def _signal_pids(pids: list[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def survivors(marker: str) -> list[int]:

@@ -1,0 +1,108 @@
+"""Fresh workspaces: a git clone checked out at a ref, or a copy of a working directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from osci.executor.console import Console
+
+GIT_TIMEOUT = 3600.0
+SKIP_NAMES = {".osci-builds"}
+
+
+class WorkspaceError(Exception):
+    """The workspace could not be prepared: an infrastructure problem (ERROR), never the change's fault."""
+
+
+def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GIT_TIMEOUT,
+        )
+    except FileNotFoundError as exc:
+        raise WorkspaceError("git is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise WorkspaceError(f"git {args[0]} did not finish within {GIT_TIMEOUT:.0f} s") from exc
+
+
+def is_git_repository(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    result = _git(["rev-parse", "--git-dir"], cwd=path)
+    return result.returncode == 0
+
+
+def _resolve(workspace: Path, ref: str) -> str | None:
+    for candidate in (ref, f"origin/{ref}"):
+        result = _git(["rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], cwd=workspace)
+        if result.returncode == 0:
+            return result.stdout.strip()
+    fetched = _git(["fetch", "--quiet", "origin", ref], cwd=workspace)  # e.g. refs/changes/...
+    if fetched.returncode == 0:
+        result = _git(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], cwd=workspace)
+        if result.returncode == 0:
+            return result.stdout.strip()
+    return None
+
+
+def clone(source: Path, ref: str, workspace: Path, branch: str | None, console: Console) -> str:
+    """Clone `source` into the empty `workspace` and check out `ref`; returns the commit sha."""
+    if not is_git_repository(source):
+        raise WorkspaceError(f"source {source} is not a git repository, but ref {ref!r} was asked for")
+    result = _git(["clone", "--quiet", "--shared", "--no-checkout", str(source), str(workspace)])
+    if result.returncode != 0:
+        raise WorkspaceError(f"git clone of {source} failed: {result.stderr.strip()}")
+    sha = _resolve(workspace, ref)
+    if sha is None:
+        raise WorkspaceError(f"ref {ref!r} not found in {source}")
+    args = ["checkout", "--quiet", "-B", branch, sha] if branch else ["checkout", "--quiet", "--detach", sha]
+    result = _git(args, cwd=workspace)
+    if result.returncode != 0:
+        raise WorkspaceError(f"git checkout of {ref!r} ({sha}) failed: {result.stderr.strip()}")
+    console.note(f"osci: workspace {workspace}: cloned {source} at {ref} ({sha})")
+    return sha
+
+
+def copy(source: Path, workspace: Path, skip: list[Path], console: Console) -> None:
+    """Copy the working directory as it is (uncommitted changes and .git included)."""
+    if not source.is_dir():
+        raise WorkspaceError(f"source {source} does not exist or is not a directory")
+    skip_resolved = {p.resolve() for p in skip}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory).resolve()
+        return {n for n in names if n in SKIP_NAMES or (here / n) in skip_resolved}
+
+    try:
+        shutil.copytree(source, workspace, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+    except (OSError, shutil.Error) as exc:
+        raise WorkspaceError(f"copying {source} into the workspace failed: {exc}") from exc
+    console.note(f"osci: workspace {workspace}: copied {source}")
+
+
+def remove(workspace: Path) -> None:
+    """Remove a workspace, even with read-only files in it; never raises."""
+
+    def make_writable(func, path, _exc_info):  # type: ignore[no-untyped-def]
+        try:
+            os.chmod(path, 0o700)
+            func(path)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(workspace, onexc=make_writable)
+    else:
+        shutil.rmtree(workspace, onerror=make_writable)
