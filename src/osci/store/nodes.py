@@ -1,0 +1,96 @@
+"""Nodes of the grid and what happened to them; configuration loads and their errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from osci.store.base import StoreBase
+from osci.store.errors import NotFound, StoreError
+from osci.store.models import ConfigLoad, Node, NodeEvent
+from osci.store.serialize import json_ready
+from osci.store.types import clean_text
+from osci.store.validate import moment, required
+
+
+class NodeQueries(StoreBase):
+    def upsert_node(
+        self,
+        name: str,
+        *,
+        label: str | None = None,
+        provider: str | None = None,
+        capabilities: dict[str, Any] | None = None,
+        state: str = "ready",
+        now: datetime | None = None,
+    ) -> Node:
+        """Create a node or update it; fields given as None are left as they are."""
+        required("node name", name)
+        with self._write() as session:
+            node = session.scalar(select(Node).where(Node.name == name))
+            if node is None:
+                node = Node(name=name, capabilities={})
+                session.add(node)
+            if label is not None:
+                node.label = label
+            if provider is not None:
+                node.provider = provider
+            if capabilities is not None:
+                node.capabilities = json_ready(capabilities)
+            node.state = state
+            node.updated_at = moment("now", now)
+            return node
+
+    def record_node_event(
+        self, name: str, type: str, detail: str = "", now: datetime | None = None
+    ) -> NodeEvent:
+        with self._write() as session:
+            node = session.scalar(select(Node).where(Node.name == name))
+            if node is None:
+                raise NotFound(f"no node {name!r}")
+            event = NodeEvent(
+                node_id=node.id, type=required("node event type", type), detail=clean_text(detail)
+            )
+            event.time = moment("now", now)
+            session.add(event)
+            return event
+
+    def node_events(self, name: str, limit: int = 100) -> list[NodeEvent]:
+        """A node's events, newest first."""
+        with self._read() as session:
+            node = session.scalar(select(Node).where(Node.name == name))
+            if node is None:
+                raise NotFound(f"no node {name!r}")
+            query = select(NodeEvent).where(NodeEvent.node_id == node.id)
+            return list(
+                session.scalars(query.order_by(NodeEvent.time.desc(), NodeEvent.id.desc()).limit(limit))
+            )
+
+    def list_nodes(self) -> list[Node]:
+        with self._read() as session:
+            return list(session.scalars(select(Node).order_by(Node.name)))
+
+    # -- configuration loads --------------------------------------------------------------------
+
+    def record_config_load(
+        self,
+        ok: bool,
+        errors: list[dict[str, Any]] | None = None,
+        *,
+        source: str | None = None,
+        now: datetime | None = None,
+    ) -> ConfigLoad:
+        """Errors are dicts of file, line, column, message."""
+        errors = errors or []
+        if not isinstance(errors, list) or not all(isinstance(error, dict) for error in errors):
+            raise StoreError("configuration errors must be a list of {file, line, column, message}")
+        load = ConfigLoad(ok=bool(ok), errors=json_ready(errors), source=source, loaded_at=moment("now", now))
+        with self._write() as session:
+            session.add(load)
+        return load
+
+    def last_config_load(self) -> ConfigLoad | None:
+        with self._read() as session:
+            return session.scalar(select(ConfigLoad).order_by(ConfigLoad.id.desc()).limit(1))

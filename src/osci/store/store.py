@@ -1,0 +1,14 @@
+"""The store: every query the server, the API and the CLI need, over one SQL database."""
+
+from __future__ import annotations
+
+from osci.store.builds import BuildQueries
+from osci.store.nodes import NodeQueries
+from osci.store.queue import QueueQueries
+from osci.store.reports import ReportQueries
+from osci.store.tokens import TokenQueries
+
+
+class Store(QueueQueries, BuildQueries, ReportQueries, TokenQueries, NodeQueries):
+    """``Store(url)``: SQLite (a file path or ``sqlite:///path``) or PostgreSQL
+    (``postgresql://user:password@host/db``). Call :meth:`migrate` once before use."""
