@@ -1,0 +1,161 @@
+"""Pipelines: validated now, driven by the scheduler later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from osci.config.check import Section, as_section, item_locations, kind
+from osci.config.errors import ErrorList
+from osci.config.yamlpos import PosDict, plain
+from osci.model import SourceLocation
+
+MANAGERS = ("independent", "supercedent", "dependent", "serial")
+PRECEDENCES = ("low", "normal", "high")
+WINDOW_TYPES = ("linear", "exponential")
+REPORTER_SLOTS = ("start", "success", "failure", "no-jobs", "merge-conflict", "dequeue")
+TRIGGER_REGEX_KEYS = ("branch", "ref", "comment")
+PIPELINE_ATTRIBUTES = (
+    "name",
+    "description",
+    "manager",
+    "precedence",
+    "trigger",
+    "require",
+    "reject",
+    *REPORTER_SLOTS,
+    "window",
+    "window-floor",
+    "window-ceiling",
+    "window-increase-type",
+    "window-increase-factor",
+    "window-decrease-type",
+    "window-decrease-factor",
+    "supercedes",
+    "post-review",
+    "dequeue-on-new-patchset",
+)
+
+
+@dataclass
+class TriggerFilter:
+    """One trigger filter: `event` (one or several) plus driver-specific keys kept as written."""
+
+    events: list[str]
+    options: dict[str, Any]
+    location: SourceLocation
+
+
+@dataclass
+class Pipeline:
+    name: str
+    location: SourceLocation
+    name_location: SourceLocation
+    description: str = ""
+    manager: str = "independent"
+    precedence: str = "normal"
+    triggers: dict[str, list[TriggerFilter]] = field(default_factory=dict)
+    require: dict[str, Any] = field(default_factory=dict)
+    reject: dict[str, Any] = field(default_factory=dict)
+    reporters: dict[str, dict[str, Any]] = field(default_factory=dict)  # slot -> connection -> settings
+    window: int = 20
+    window_floor: int = 3
+    window_ceiling: int | None = None
+    window_increase_type: str = "linear"
+    window_increase_factor: float = 1
+    window_decrease_type: str = "exponential"
+    window_decrease_factor: float = 2
+    supercedes: list[str] = field(default_factory=list)
+    post_review: bool = False
+    dequeue_on_new_patchset: bool = True
+    # where each connection name was used (trigger/require/reject/reporters), for cross-checks
+    connection_refs: list[tuple[str, SourceLocation]] = field(default_factory=list)
+    supercedes_locs: list[SourceLocation] = field(default_factory=list)
+
+
+def _trigger_filters(
+    section: Section, connection: str, value: Any, loc: SourceLocation
+) -> list[TriggerFilter]:
+    what = f"{section.what} trigger '{connection}'"
+    if not isinstance(value, list):
+        section.errors.add(loc, f"{what}: expected a list of filters, got {kind(value)}")
+        return []
+    filters: list[TriggerFilter] = []
+    for item, item_loc in zip(value, item_locations(value, loc), strict=True):
+        flt = as_section(section.errors, item, item_loc, f"{what} filter")
+        if flt is None:
+            continue
+        flt.check_keys((), required=("event",), extra=item.keys())
+        events = flt.str_list("event", "an event name or a list of event names")
+        ok = events is not None
+        for key in TRIGGER_REGEX_KEYS:
+            if key in item:
+                ok = flt.regexes(key) is not None and ok
+        if ok:
+            filters.append(
+                TriggerFilter(events or [], plain({k: v for k, v in item.items() if k != "event"}), item_loc)
+            )
+    return filters
+
+
+def _per_connection(section: Section, key: str, pipeline: Pipeline) -> PosDict | None:
+    mapping = section.mapping(key)
+    if mapping is None:
+        return None
+    for connection in mapping:
+        pipeline.connection_refs.append((str(connection), mapping.key_locs[connection]))
+    return mapping
+
+
+def parse_pipeline(errors: ErrorList, body: PosDict, location: SourceLocation) -> Pipeline | None:
+    """A `- pipeline:` object."""
+    section = Section(errors, body, "pipeline")
+    section.check_keys(PIPELINE_ATTRIBUTES, required=("name",))
+    name = section.str("name")
+    if name is None:
+        return None
+    section.what = f"pipeline '{name}'"
+    p = Pipeline(name=name, location=location, name_location=section.value_loc("name"))
+    p.description = section.text("description") or ""
+    p.manager = section.choice("manager", MANAGERS) or p.manager
+    p.precedence = section.choice("precedence", PRECEDENCES) or p.precedence
+    trigger = _per_connection(section, "trigger", p)
+    for connection, value in (trigger or {}).items():
+        p.triggers[str(connection)] = _trigger_filters(
+            section, str(connection), value, trigger.value_locs[connection]
+        )
+    for key in ("require", "reject"):
+        mapping = _per_connection(section, key, p)
+        setattr(p, key, plain(mapping) if mapping is not None else {})
+    for slot in REPORTER_SLOTS:
+        mapping = _per_connection(section, slot, p)
+        if mapping is None:
+            continue
+        for connection, value in mapping.items():
+            if value is not None and not isinstance(value, dict):
+                errors.add(
+                    mapping.value_locs[connection],
+                    f"pipeline '{name}': '{slot}' reporter '{connection}': expected a mapping, got {kind(value)}",
+                )
+        p.reporters[slot] = plain(mapping)
+    for key, minimum in (("window", 0), ("window-floor", 1), ("window-ceiling", 1)):
+        value = section.int(key, minimum=minimum)
+        if value is not None:
+            setattr(p, key.replace("-", "_"), value)
+    for key in ("window-increase-type", "window-decrease-type"):
+        value = section.choice(key, WINDOW_TYPES)
+        if value is not None:
+            setattr(p, key.replace("-", "_"), value)
+    for key in ("window-increase-factor", "window-decrease-factor"):
+        value = section.number(key, minimum=0)
+        if value is not None:
+            setattr(p, key.replace("-", "_"), value)
+    if p.window_ceiling is not None and p.window_ceiling < p.window_floor:
+        section.error("window-ceiling", f"pipeline '{name}': 'window-ceiling' is below 'window-floor'")
+    supercedes, locs = section.str_list_with_locs("supercedes", "a pipeline name or a list of pipeline names")
+    p.supercedes, p.supercedes_locs = supercedes or [], locs
+    for key in ("post-review", "dequeue-on-new-patchset"):
+        value = section.bool(key)
+        if value is not None:
+            setattr(p, key.replace("-", "_"), value)
+    return p
