@@ -82,6 +82,17 @@ class Output:
         for row in rows:
             self.line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
+    def failed_tests(self, records: list[BuildRecord], head_lines: int = 8) -> None:
+        """Each failed test with the first lines of its output: one glance from the summary."""
+        for record in records:
+            for case in record.tests:
+                if str(case.status) not in ("failed", "error"):
+                    continue
+                self.line(f"{record.job}: {case.status.upper()} {case.full_name}", style="bold red")
+                text = case.output or case.message
+                for line in text.splitlines()[:head_lines]:
+                    self.line(f"    {line}")
+
 
 def attempts_text(record: BuildRecord) -> str:
     if not record.attempts:

@@ -100,6 +100,7 @@ def run_jobs(
         extra_env=extra_env or {},
     )
     records = execute(selection, run, out, lambda job: config.freeze_job(job, branch), quiet)
+    out.failed_tests(records)
     out.builds_table(records)
     if json_path:
         write_json(json_path, records)

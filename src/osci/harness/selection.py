@@ -55,10 +55,11 @@ def project_key(config: Any, project: str) -> str | None:
 
 
 def _project_pipelines(config: Any, key: str | None) -> list[str]:
-    project = config.projects.get(key)
-    if project is None:
-        return []
-    return list(project.pipeline_names())
+    return list(config.project_pipelines(key)) if key in config.projects else []
+
+
+def _runnable_job_names(config: Any) -> list[str]:
+    return [name for name in config.jobs if not config.is_abstract(name)]
 
 
 def select(
@@ -80,7 +81,7 @@ def select(
         return Selection([config.freeze_job(n, branch) for n in names], f"jobs named: {', '.join(names)}")
     key = project_key(config, project)
     if tag:
-        candidates = [config.freeze_job(n, branch) for n in config.runnable_job_names()]
+        candidates = [config.freeze_job(n, branch) for n in _runnable_job_names(config)]
         jobs = [job for job in candidates if tag in job.tags]
         if not jobs:
             raise SelectionError(f"no job is tagged {tag!r}")
@@ -97,7 +98,7 @@ def select(
             )
         jobs = config.project_jobs(key, pipeline, branch)
         return _filter(config, jobs, branch, files, f"project {project}, pipeline {pipeline}")
-    jobs = [config.freeze_job(n, branch) for n in config.runnable_job_names()]
+    jobs = [config.freeze_job(n, branch) for n in _runnable_job_names(config)]
     if not jobs:
         raise SelectionError("the configuration defines no job to run")
     return _filter(config, jobs, branch, files, "every job in the configuration")

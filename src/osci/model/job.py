@@ -72,3 +72,38 @@ class FrozenJob:
     metrics: list[str] = field(default_factory=list)  # paths of JSON metrics files, relative to the workspace
     inheritance: list[str] = field(default_factory=list)  # "job (file:line)" entries applied, in order
     location: SourceLocation | None = None
+
+
+def job_to_dict(job: FrozenJob) -> dict:
+    """A frozen job as plain data (for the store's job graph and for build.json)."""
+    from dataclasses import asdict
+
+    return asdict(job)
+
+
+def job_from_dict(data: dict) -> FrozenJob:
+    """The inverse of `job_to_dict`; unknown keys (from newer versions) are ignored."""
+    known = set(FrozenJob.__dataclass_fields__)
+    fields = {k: v for k, v in data.items() if k in known}
+
+    def location(value: dict | None) -> SourceLocation | None:
+        return SourceLocation(**value) if value else None
+
+    def steps(values: list) -> list[Step]:
+        return [
+            Step(path=s.get("path"), script=s.get("script"), location=location(s.get("location")))
+            for s in values
+        ]
+
+    for phase in ("pre_run", "run", "post_run"):
+        fields[phase] = steps(fields.get(phase) or [])
+    nodeset = fields.get("nodeset") or {}
+    fields["nodeset"] = Nodeset(
+        name=nodeset.get("name"),
+        nodes=tuple(
+            NodeRequest(name=n["name"], label=n["label"], requires=tuple(n.get("requires", ())))
+            for n in nodeset.get("nodes", ())
+        ),
+    )
+    fields["location"] = location(fields.get("location"))
+    return FrozenJob(**fields)

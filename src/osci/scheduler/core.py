@@ -1,0 +1,450 @@
+"""The scheduler: events in, items through pipelines, builds out, reports queued.
+
+It is a state machine over stored records. Every transition is written through
+`Records` before it is acted on, so a restart rebuilds every queue from the
+store. Slow work (git, processes, SQL, sending) happens behind the ports and
+comes back as awaited results; the loop itself only decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid as uuidlib
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from osci.model import BuildRecord, BuildReport, Event, FailedTest, Report, Result, TestStatus
+from osci.scheduler import state as st
+from osci.scheduler.jobgraph import JobGraph, JobGraphError
+from osci.scheduler.ports import BuildOrder, Dispatcher, Plan, Planner, Records
+from osci.scheduler.state import BuildState, ItemState, buildset_result
+from osci.scheduler.triggers import pipeline_matches
+
+log = logging.getLogger("osci.scheduler")
+
+PRECEDENCE_ORDER = {"high": 0, "normal": 1, "low": 2}
+NO_JOBS = "NO_JOBS"
+FAILED_TEST_HEAD_LINES = 10
+
+
+class SchedulerError(ValueError):
+    """A request the scheduler cannot honour (unknown pipeline, item, ...); the message says why."""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        config: Any,
+        records: Records,
+        planner: Planner,
+        dispatcher: Dispatcher,
+        *,
+        base_url: str = "",
+    ) -> None:
+        self.config = config
+        self.records = records
+        self.planner = planner
+        self.dispatcher = dispatcher
+        self.base_url = base_url.rstrip("/")
+        self.items: dict[str, ItemState] = {}
+        self.orders: dict[str, BuildOrder] = {}  # running builds by uuid
+        self._events: deque[Event] = deque()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
+        self.estimates: dict[tuple[str, str], float] = {}
+        self.event_to_start: deque[float] = deque(maxlen=10000)  # seconds, for /metrics
+        self.results_count: dict[str, int] = {}
+
+    # -- life cycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild the queues from the store, then start deciding."""
+        for item in await self.records.live_items():
+            self.items[item.uuid] = item
+        for event in await self.records.unprocessed_events():
+            self._events.append(event)
+        self._loop_task = asyncio.create_task(self._loop(), name="osci-scheduler")
+        self.wake()
+
+    async def stop(self) -> None:
+        """Abort running builds (their post-run still runs) and wait for them to be recorded."""
+        self._stopping = True
+        for order in list(self.orders.values()):
+            order.cancel.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._loop_task:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def set_config(self, config: Any) -> None:
+        """Use a newly loaded configuration for items planned from now on."""
+        self.config = config
+        self.wake()
+
+    # -- public API -------------------------------------------------------
+
+    async def submit(self, event: Event) -> bool:
+        """Record an event, then act on it. Returns False for a duplicate (already recorded)."""
+        if not await self.records.record_event(event):
+            return False
+        self._events.append(event)
+        self.wake()
+        return True
+
+    async def dequeue(
+        self,
+        *,
+        item: str | None = None,
+        project: str | None = None,
+        change: str | None = None,
+        ref: str | None = None,
+        pipeline: str | None = None,
+    ) -> list[str]:
+        """Remove matching live items; their running builds are aborted. Returns their ids."""
+        matched = [
+            i
+            for i in self.items.values()
+            if i.live
+            and (item is None or i.uuid == item)
+            and (project is None or i.project == project)
+            and (change is None or i.change == change)
+            and (ref is None or i.ref == ref or i.branch == ref)
+            and (pipeline is None or i.pipeline == pipeline)
+        ]
+        if not matched:
+            raise SchedulerError("no live item matches")
+        for found in matched:
+            await self._close_aborted(found, st.DEQUEUED, "dequeued by request")
+        self.wake()
+        return [i.uuid for i in matched]
+
+    def status(self) -> dict[str, Any]:
+        pipelines = []
+        for pipeline in self._pipelines_by_precedence():
+            items = [i for i in self.items.values() if i.pipeline == pipeline.name and i.live]
+            pipelines.append(
+                {
+                    "name": pipeline.name,
+                    "manager": pipeline.manager,
+                    "precedence": pipeline.precedence,
+                    "queues": [{"name": pipeline.name, "items": [i.summary() for i in items]}],
+                }
+            )
+        return {"pipelines": pipelines}
+
+    # -- the loop ---------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._process_events()
+                self._plan_items()
+                await self._dispatch()
+            except Exception:  # never let one bad record stop the scheduler
+                log.exception("scheduler pass failed")
+                await asyncio.sleep(0.5)
+                self.wake()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+        self.wake()
+
+    def _pipelines_by_precedence(self) -> list[Any]:
+        pipelines = list(self.config.pipelines.values())
+        return sorted(pipelines, key=lambda p: PRECEDENCE_ORDER.get(p.precedence, 1))
+
+    # -- events -> items --------------------------------------------------
+
+    async def _process_events(self) -> None:
+        while self._events:
+            event = self._events.popleft()
+            try:
+                outcome = await self._handle_event(event)
+            except Exception as exc:  # a malformed event is recorded as such, never retried forever
+                log.exception("event %s could not be handled", event.uuid)
+                outcome = f"error: {exc}"
+            await self.records.event_processed(event, outcome)
+
+    async def _handle_event(self, event: Event) -> str:
+        entered = []
+        for pipeline in self._pipelines_by_precedence():
+            if not pipeline_matches(pipeline, event):
+                continue
+            if not self._project_known(event.project):
+                return f"project {event.project} is not configured"
+            item = ItemState(
+                uuid=uuidlib.uuid4().hex,
+                pipeline=pipeline.name,
+                project=event.project,
+                branch=event.branch,
+                ref=event.ref,
+                newrev=event.newrev,
+                oldrev=event.oldrev,
+                change=event.change,
+                patchset=event.patchset,
+                author=event.author,
+                files=event.files,
+                event_uuid=event.uuid,
+                connection=event.connection,
+                enqueue_time=event.received_at,
+            )
+            if pipeline.manager == "supercedent":
+                for older in list(self.items.values()):
+                    if older.live and older.pipeline == pipeline.name and older.key() == item.key():
+                        await self._close_aborted(
+                            older, st.SUPERSEDED, f"superseded by {item.newrev or item.uuid}"
+                        )
+            await self.records.item_created(item)
+            self.items[item.uuid] = item
+            entered.append(f"{pipeline.name} (item {item.uuid})")
+        if not entered:
+            return "no pipeline matched"
+        return "enqueued into " + ", ".join(entered)
+
+    def _project_known(self, project: str) -> bool:
+        projects = getattr(self.config, "projects", {})
+        return project in projects or not projects
+
+    # -- items -> plans ---------------------------------------------------
+
+    def _plan_items(self) -> None:
+        for item in list(self.items.values()):
+            if item.state == st.PREPARING and not item.planning:
+                item.planning = True
+                self._spawn(self._plan(item), f"plan-{item.uuid}")
+
+    async def _plan(self, item: ItemState) -> None:
+        try:
+            plan = await self.planner.plan(item)
+        except Exception as exc:
+            log.exception("planning item %s failed", item.uuid)
+            plan = Plan(error=f"could not prepare the change: {exc}")
+        finally:
+            item.planning = False
+        if item.state != st.PREPARING:
+            return  # dequeued or superseded meanwhile
+        item.not_run = plan.not_run
+        if plan.error:
+            await self._close(item, Result.FAILURE, plan.error, "failure")
+            return
+        try:
+            graph = JobGraph.build(plan.jobs)
+        except JobGraphError as exc:
+            await self._close(item, Result.FAILURE, f"configuration error: {exc}", "failure")
+            return
+        if not graph.jobs:
+            reasons = (
+                "; ".join(f"{job}: {', '.join(why)}" for job, why in plan.not_run) or "no jobs configured"
+            )
+            await self._close(item, NO_JOBS, reasons, "no-jobs")
+            return
+        item.graph = graph
+        item.source = str(plan.source) if plan.source else None
+        item.checkout = plan.ref
+        item.buildset_uuid = uuidlib.uuid4().hex
+        for name, job in graph.jobs.items():
+            estimate = self.estimates.get((item.project, name))
+            if estimate is None:
+                estimate = await self.records.estimated_duration(item.project, name)
+                if estimate is not None:
+                    self.estimates[(item.project, name)] = estimate
+            item.builds[name] = BuildState(
+                uuid=uuidlib.uuid4().hex,
+                job=job,
+                estimated=estimate,
+            )
+            item.builds[name].log_url = self.log_url_for(item.builds[name].uuid)
+        item.state = st.ACTIVE
+        await self.records.item_planned(item)
+        await self._report(item, "start", None)
+
+    def log_url_for(self, build_uuid: str) -> str:
+        return f"{self.base_url}/logs/{build_uuid}/"
+
+    # -- plans -> builds --------------------------------------------------
+
+    def _waiting_builds(self) -> list[tuple[ItemState, str]]:
+        order = {p.name: PRECEDENCE_ORDER.get(p.precedence, 1) for p in self.config.pipelines.values()}
+        candidates = []
+        for item in self.items.values():
+            if item.state != st.ACTIVE or item.graph is None:
+                continue
+            running = [n for n, b in item.builds.items() if b.state != st.WAITING]
+            for name in item.graph.runnable(item.done_results(), running):
+                candidates.append((order.get(item.pipeline, 1), item.enqueue_time, item, name))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        return [(c[2], c[3]) for c in candidates]
+
+    async def _dispatch(self) -> None:
+        free = self.dispatcher.free_slots()
+        if free <= 0:
+            return
+        for item, name in self._waiting_builds()[:free]:
+            build = item.builds[name]
+            build.state = st.RUNNING
+            build.start_time = time.time()
+            self.event_to_start.append(max(0.0, build.start_time - item.enqueue_time))
+            await self.records.build_started(item, build)
+            order = BuildOrder(
+                item=item,
+                build=build,
+                source=Path(item.source) if item.source else None,
+                ref=item.checkout,
+            )
+            self.orders[build.uuid] = order
+            self._spawn(self._run(order), f"build-{build.uuid}")
+
+    async def _run(self, order: BuildOrder) -> None:
+        item, build = order.item, order.build
+        try:
+            record = await self.dispatcher.run(order)
+        except Exception as exc:  # the dispatcher failed to run it at all: infrastructure
+            log.exception("build %s could not run", build.uuid)
+            now = time.time()
+            record = BuildRecord(
+                uuid=build.uuid,
+                job=build.job.name,
+                result=Result.ERROR,
+                voting=build.job.voting,
+                start_time=build.start_time or now,
+                end_time=now,
+                reason=f"could not run: {exc}",
+            )
+        finally:
+            self.orders.pop(build.uuid, None)
+        if self._stopping and record.result is Result.ABORTED:
+            # Shutting down: leave the build running in the store so a restart runs it again.
+            return
+        await self._finish_build(item, build, record)
+
+    async def _finish_build(self, item: ItemState, build: BuildState, record: BuildRecord) -> None:
+        build.state = st.DONE
+        build.result = record.result
+        build.end_time = record.end_time or time.time()
+        build.attempts = len(record.attempts)
+        build.reason = record.reason
+        build.node = build.node or (record.attempts[-1].node if record.attempts else None)
+        build.failed_tests = [
+            {"name": t.full_name, "status": str(t.status), "output_head": _head(t.output or t.message)}
+            for t in record.tests
+            if t.status in (TestStatus.FAILED, TestStatus.ERROR)
+        ]
+        self.results_count[str(record.result)] = self.results_count.get(str(record.result), 0) + 1
+        if record.result is Result.SUCCESS:
+            self.estimates[(item.project, build.job.name)] = record.duration
+        await self.records.build_finished(item, build, record)
+        if not item.live:
+            return
+        await self._skip_dependents(item)
+        if all(b.state == st.DONE for b in item.builds.values()):
+            result = buildset_result(item)
+            slot = {Result.SUCCESS: "success", Result.FAILURE: "failure", Result.ERROR: "error"}.get(
+                result, ""
+            )
+            await self._close(item, result, "", slot)
+        self.wake()
+
+    async def _skip_dependents(self, item: ItemState) -> None:
+        assert item.graph is not None
+        while True:
+            skip = item.graph.to_skip(item.done_results())
+            if not skip:
+                return
+            for name, why in skip.items():
+                build = item.builds[name]
+                build.state, build.result, build.reason = st.DONE, Result.SKIPPED, why
+                build.end_time = time.time()
+                await self.records.build_skipped(item, build)
+
+    # -- closing items and reporting --------------------------------------
+
+    async def _close(self, item: ItemState, result: Result | str, message: str, slot: str) -> None:
+        item.state = st.COMPLETED
+        item.result = str(result)
+        item.message = message
+        await self.records.item_closed(item)
+        if slot:
+            await self._report(item, slot, str(result))
+        self.items.pop(item.uuid, None)
+
+    async def _close_aborted(self, item: ItemState, new_state: str, message: str) -> None:
+        for build in item.builds.values():
+            if build.state == st.RUNNING and build.uuid in self.orders:
+                self.orders[build.uuid].cancel.set()
+            elif build.state == st.WAITING:
+                build.state, build.result, build.reason = st.DONE, Result.ABORTED, message
+                await self.records.build_skipped(item, build)
+        item.state = new_state
+        item.result = str(Result.ABORTED)
+        item.message = message
+        await self.records.item_closed(item)
+        await self._report(item, "dequeue", str(Result.ABORTED))
+        self.items.pop(item.uuid, None)
+
+    async def _report(self, item: ItemState, slot: str, result: str | None) -> None:
+        pipeline = self.config.pipelines.get(item.pipeline)
+        if pipeline is None:
+            return
+        reporters = pipeline.reporters.get(slot) or {}
+        if not reporters:
+            return
+        report = self.make_report(item, slot, result)
+        for connection, options in reporters.items():
+            await self.records.queue_report(connection, slot, report, dict(options or {}))
+
+    def make_report(self, item: ItemState, slot: str, result: str | None) -> Report:
+        builds = [
+            BuildReport(
+                job=name,
+                uuid=b.uuid,
+                result=str(b.result) if b.result else "",
+                voting=b.job.voting,
+                duration=round((b.end_time or 0) - (b.start_time or b.end_time or 0), 1),
+                log_url=b.log_url,
+                attempts=b.attempts,
+                reason=b.reason,
+                failed_tests=[FailedTest(**t) for t in b.failed_tests],
+            )
+            for name, b in item.builds.items()
+        ]
+        return Report(
+            slot=slot,
+            pipeline=item.pipeline,
+            project=item.project,
+            branch=item.branch,
+            ref=item.ref,
+            newrev=item.newrev,
+            change=item.change,
+            patchset=item.patchset,
+            author=item.author,
+            item_uuid=item.uuid,
+            buildset_uuid=item.buildset_uuid,
+            result=result,
+            status_url=f"{self.base_url}/",
+            builds=builds,
+            message=item.message,
+        )
+
+
+def _head(text: str, lines: int = FAILED_TEST_HEAD_LINES) -> str:
+    return "\n".join((text or "").splitlines()[:lines])[:4000]

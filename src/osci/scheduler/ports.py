@@ -1,0 +1,65 @@
+"""What the scheduler needs from the rest of the server, as protocols.
+
+The scheduler decides; these do the slow work (SQL, git, processes, sending)
+outside its loop and hand back results.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from osci.model import BuildRecord, Event, FrozenJob, Report
+from osci.scheduler.state import BuildState, ItemState
+
+
+@dataclass
+class Plan:
+    """An item's frozen job list, or why it has none."""
+
+    jobs: list[FrozenJob] = field(default_factory=list)
+    not_run: list[tuple[str, list[str]]] = field(default_factory=list)
+    error: str | None = None  # e.g. the in-repo configuration does not load
+    source: Path | None = None  # the repository the executor clones
+    ref: str | None = None  # the exact commit it checks out
+
+
+@dataclass
+class BuildOrder:
+    """Everything the dispatcher needs to run one build."""
+
+    item: ItemState
+    build: BuildState
+    source: Path | None
+    ref: str | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    on_output: Callable[[str], None] | None = None
+
+
+class Records(Protocol):
+    async def record_event(self, event: Event) -> bool: ...  # False: a duplicate, ignore it
+    async def unprocessed_events(self) -> list[Event]: ...
+    async def event_processed(self, event: Event, outcome: str) -> None: ...
+    async def item_created(self, item: ItemState) -> None: ...
+    async def item_planned(self, item: ItemState) -> None: ...  # buildset and its waiting builds
+    async def item_closed(self, item: ItemState) -> None: ...  # state/result/message final
+    async def build_started(self, item: ItemState, build: BuildState) -> None: ...
+    async def build_finished(self, item: ItemState, build: BuildState, record: BuildRecord) -> None: ...
+    async def build_skipped(self, item: ItemState, build: BuildState) -> None: ...
+    async def live_items(self) -> list[ItemState]: ...  # for recovery after a restart
+    async def queue_report(
+        self, reporter: str, slot: str, report: Report, options: dict[str, Any]
+    ) -> None: ...
+    async def estimated_duration(self, project: str, job: str) -> float | None: ...
+
+
+class Planner(Protocol):
+    async def plan(self, item: ItemState) -> Plan: ...
+
+
+class Dispatcher(Protocol):
+    def free_slots(self) -> int: ...
+    async def run(self, order: BuildOrder) -> BuildRecord: ...
