@@ -45,7 +45,12 @@ class Config:
 
     @classmethod
     def build(
-        cls, definitions: Definitions, files: list[Path], project_dir: Path | None, errors: ErrorList
+        cls,
+        definitions: Definitions,
+        files: list[Path],
+        project_dir: Path | None,
+        errors: ErrorList,
+        check_references: bool = True,
     ) -> Config:
         """Index definitions and run the cross-object checks, adding problems to `errors`."""
         config = cls(files=list(files), project_dir=project_dir, definitions=definitions)
@@ -68,7 +73,8 @@ class Config:
                     target[name] = item
         for project in definitions.projects:
             config.projects.setdefault(project.name, []).append(project)
-        validate(config, errors)
+        if check_references:
+            validate(config, errors)
         return config
 
     def merged_with(self, other: Config, project: str | None = None) -> Config:
@@ -286,9 +292,15 @@ def _entry_applies(entry: JobEntry, branch: str | None) -> bool:
     return branch is not None and branch_matches(entry.override.attrs["branches"], branch)
 
 
-def load_config(paths: Path | list[Path], project_dir: Path | None = None) -> Config:
+def load_config(
+    paths: Path | list[Path], project_dir: Path | None = None, *, check_references: bool = True
+) -> Config:
     """Load and check configuration files (folders are discovered); raises ConfigErrors with
-    every problem found."""
+    every problem found.
+
+    `check_references=False` skips the checks across objects (parents, dependencies, nodesets,
+    templates, pipelines...): for in-repo configuration that uses jobs of a central one and
+    is checked in full by `Config.merged_with`."""
     if isinstance(paths, (str, Path)):
         paths = [Path(paths)]
     errors = ErrorList()
@@ -302,6 +314,6 @@ def load_config(paths: Path | list[Path], project_dir: Path | None = None) -> Co
     definitions = Definitions()
     for file in files:
         definitions.extend(parse_file(file, errors, project_dir))
-    config = Config.build(definitions, files, project_dir, errors)
+    config = Config.build(definitions, files, project_dir, errors, check_references)
     errors.raise_if_any()
     return config

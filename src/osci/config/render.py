@@ -75,7 +75,8 @@ def job_to_text(job: FrozenJob) -> list[str]:
     lines = [f"job: {job.name}" + (f"  ({job.location})" if job.location else "")]
     for key in ("description", "parent", "abstract", "final"):
         if data[key] not in (None, "", False):
-            lines.append(f"  {key}: {json.dumps(data[key])}{where(key)}")
+            value = json.dumps(data[key]) if isinstance(data[key], bool) else data[key]
+            lines.append(f"  {key}: {value}{where(key)}")
     if job.nodeset.nodes or job.nodeset.name:
         lines.append(f"  nodeset: {job.nodeset.name or '(inline)'}{where('nodeset')}")
         for node in job.nodeset.nodes:
