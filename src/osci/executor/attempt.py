@@ -81,9 +81,11 @@ class AttemptRunner:
 
     def run(self) -> Attempt:
         start = time.time()
-        result, reason = self._main()
-        post_failures = self._post_run(aborted=result is Result.ABORTED)
-        self._cleanup()
+        try:
+            result, reason = self._main()
+            post_failures = self._post_run(aborted=result is Result.ABORTED)
+        finally:
+            self._cleanup()  # even after an internal error: nothing survives the attempt
         if post_failures:
             reason = "; ".join([r for r in (reason, *post_failures) if r])
         self.s.console.note(f"osci: attempt {self.s.number}: {result}" + (f" ({reason})" if reason else ""))

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tap.parser import Parser
 
 from osci.executor.parsers.common import MAX_OUTPUT, bounded, split_id
 from osci.model import TestCase, TestStatus
+
+_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)$")  # str() of a unittest case: "test_x (pkg.mod.Class.test_x)"
+
+
+def _names(description: str) -> tuple[str, str]:
+    """(classname, name) from a TAP description: pytest node ids, unittest names, dotted ids, free text."""
+    match = _UNITTEST.match(description)
+    if match:
+        return split_id(match.group(2))
+    if " " in description:
+        return "", description
+    return split_id(description, "::" if "::" in description else ".")
 
 
 def _status(ok: bool, skip: bool, todo: bool) -> TestStatus:
@@ -36,10 +49,7 @@ def parse_tap(path: Path, source: str) -> list[TestCase]:
                 description = line.description.removeprefix("- ").strip()
                 if not description:
                     description = f"test {line.number}" if line.number else f"test {len(cases) + 1}"
-                separator = "::" if "::" in description else "."
-                classname, name = (
-                    split_id(description, separator) if " " not in description else ("", description)
-                )
+                classname, name = _names(description)
                 directive = line.directive
                 cases.append(
                     TestCase(
