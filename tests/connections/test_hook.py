@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,23 @@ def test_not_a_repository(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "not a git repository" in result.output
+
+
+def test_python_fallback_without_curl(upstream: Upstream, tmp_path: Path) -> None:
+    """With no curl on PATH, the hook posts with python3's urllib."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("sh", "dirname", "cat"):
+        (bindir / tool).symlink_to(shutil.which(tool))
+    (bindir / "python3").symlink_to(os.path.realpath(sys.executable))  # a real binary, not a shim
+    with RecordingServer() as server:
+        install(upstream.bare, server.url, "--project", "acme/widget")
+        done = subprocess.run(
+            [str(upstream.bare / "hooks" / "post-receive")],
+            input=b"a b refs/heads/main\n",
+            env={"PATH": str(bindir), "HOME": os.environ.get("HOME", "/")},
+            capture_output=True,
+        )
+    assert done.returncode == 0, done.stderr
+    [request] = server.requests
+    assert json.loads(request.body) == {"project": "acme/widget"}
