@@ -234,3 +234,24 @@ def test_missing_path_is_an_error_not_a_traceback(tmp_path) -> None:
         assert "no such file or folder" in str(exc)
     else:
         raise AssertionError("should not load")
+
+
+def test_final_job_cannot_be_overridden_in_a_project(files, where) -> None:
+    files.write(
+        "osci.yaml",
+        """
+        - job: {name: locked, final: true}
+        - project:
+            name: p
+            check:
+              jobs:
+                - locked
+                - locked: {voting: false}
+        """,
+    )
+    assert where(files.errors(), "job 'locked' is final and cannot be overridden") == [("osci.yaml", 7)]
+
+
+def test_duplicate_key_in_a_job(files, where) -> None:
+    files.write("osci.yaml", "- job:\n    name: a\n    run: x.sh\n    run: y.sh\n")
+    assert where(files.errors(), "duplicate key 'run'") == [("osci.yaml", 4)]

@@ -42,3 +42,41 @@ def test_central_project_needs_a_name(files) -> None:
     errors = files.errors()
     assert errors[0][:2] == ("osci.yaml", 2)
     assert "missing required key 'name'" in errors[0][2]
+
+
+def test_anchors_and_merge_keys_across_job_definitions(files) -> None:
+    files.write(
+        "osci.yaml",
+        """
+        - job:
+            name: unit
+            vars: &common {python: "3.11", db: {user: ci}}
+            run: &run scripts/run.sh
+        - job:
+            name: functional
+            run: *run
+            vars:
+              <<: *common
+              python: "3.12"
+        """,
+    )
+    config = files.load()
+    job = config.freeze_job("functional")
+    assert job.vars == {"python": "3.12", "db": {"user": "ci"}}
+    assert [s.label for s in job.run] == ["scripts/run.sh"]
+
+
+def test_connections_and_providers_keep_driver_settings(files) -> None:
+    files.write(
+        "osci.yaml",
+        """
+        - connection: {name: upstream, driver: gerrit, server: review.example.org, port: 29418}
+        - provider: {name: lab, driver: static, nodes: [{name: h1, labels: [x]}]}
+        - secret: {name: token, data: {value: s3cret}}
+        """,
+    )
+    config = files.load()
+    assert config.connections["upstream"].driver == "gerrit"
+    assert config.connections["upstream"].data == {"server": "review.example.org", "port": 29418}
+    assert config.providers["lab"].data["nodes"][0]["name"] == "h1"
+    assert config.secrets["token"].data == {"value": "s3cret"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -135,7 +136,7 @@ class Section:
         if key not in self.data:
             return None
         value = self.data[key]
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             self._expect(key, "a number")
             return None
         if minimum is not None and value <= minimum:

@@ -96,7 +96,8 @@ def load_yaml(text: str, filename: str, errors: ErrorList) -> Any:
             and exc.context_mark.line != mark.line
         ):
             problem += f" (the construct started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
-        errors.add(SourceLocation(filename, line, column), f"YAML syntax error: {problem}")
+        label = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        errors.add(SourceLocation(filename, line, column), f"{label}: {problem}")
     except yaml.YAMLError as exc:
         errors.add(SourceLocation(filename, 1, 1), f"YAML error: {exc}")
     finally:
