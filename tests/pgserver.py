@@ -190,14 +190,15 @@ class DatabaseFactory:
             autocommit=True,
         )
 
-    def create(self) -> str:
-        """Create an empty database and return its SQLAlchemy URL."""
+    def create(self, template: str | None = None) -> str:
+        """Create a database (empty, or a copy of the database at URL `template`); return its URL."""
         from sqlalchemy.engine import make_url
 
         with self._lock:
             name = f"{self._prefix}{next(self._counter)}"
+        copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
         with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return (
             make_url(self.admin_url)
             .set(drivername="postgresql+psycopg", database=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -192,6 +193,9 @@ class BuildQueries(StoreBase):
         if not isinstance(record, BuildRecord):
             raise StoreError(f"finish_build needs a BuildRecord, got {type(record).__name__}")
         result = _result(record.result)
+        statuses = Counter(_status(case.status) for case in record.tests)  # checked before writing
+        for attempt in record.attempts:
+            _result(attempt.result)
         with self._write() as session:
             build = _get(session, uuid)
             if build.state == "completed":
@@ -216,9 +220,8 @@ class BuildQueries(StoreBase):
             build.attempts_count = first - 1 + len(record.attempts)
             if record.attempts and record.attempts[-1].node:
                 build.node = record.attempts[-1].node
-            summary = record.test_summary
-            build.tests_passed, build.tests_failed = summary.passed, summary.failed
-            build.tests_error, build.tests_skipped = summary.error, summary.skipped
+            build.tests_passed, build.tests_failed = statuses["passed"], statuses["failed"]
+            build.tests_error, build.tests_skipped = statuses["error"], statuses["skipped"]
             session.flush()
             self._insert_outputs(session, build, record)
             return build
