@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from exec_helpers import console_text, git, script, write
@@ -169,3 +170,47 @@ def test_workspace_removed_unless_kept(build, project, tmp_path):
     assert list((tmp_path / "ws1").iterdir()) == []
     record = build(job, project, workspace_root=tmp_path / "ws2", keep_workspace=True)
     assert (Path(record.extra["workspace"]) / "made-here").exists()
+
+
+def test_stdin_is_closed_and_huge_vars_stay_in_the_file(build, project):
+    job = FrozenJob(
+        name="stdin",
+        run=[
+            script(
+                'if read -r line; then echo "got input"; else echo "stdin at eof"; fi; echo "big=${BIG:-unset}"'
+            )
+        ],
+        vars={"BIG": "x" * 200_000},
+    )
+    record = build(job, project)
+    assert record.result is Result.SUCCESS, console_text(record)
+    text = console_text(record)
+    assert "| stdin at eof" in text and "| big=unset" in text
+    assert "read it from OSCI_VARS" in text
+
+
+def test_builds_in_parallel_threads_stay_apart(build, project):
+    jobs = {
+        "ok": FrozenJob(name="ok", run=[script("for i in 1 2 3; do echo ok-$i; sleep 0.1; done")]),
+        "fail": FrozenJob(name="fail", run=[script("echo fail-1; exit 1")]),
+        "slow": FrozenJob(name="slow", run=[script("echo slow-1; sleep 30")], timeout=1),
+    }
+    records = {}
+
+    def run(name: str) -> None:
+        records[name] = build(jobs[name], project, build_dir=project.parent / f"par-{name}")
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert {n: r.result for n, r in records.items()} == {
+        "ok": Result.SUCCESS,
+        "fail": Result.FAILURE,
+        "slow": Result.TIMED_OUT,
+    }
+    for name, record in records.items():
+        text = console_text(record)
+        others = [other for other in jobs if other != name]
+        assert f"| {name}-1" in text and not any(f"| {other}-1" in text for other in others)

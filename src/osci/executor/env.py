@@ -17,7 +17,8 @@ variable            value
 ``OSCI_CHANGE``     the change (patchset, pull request...; may be empty)
 ``OSCI_VARS``       path of a JSON file holding the job's vars (after ``--var`` overrides)
 ``<VAR>``           each top-level var whose name is a shell identifier: strings as they
-                    are, other values as JSON (names starting with ``OSCI_`` are reserved)
+                    are, other values as JSON (names starting with ``OSCI_`` are reserved;
+                    values over 64 KiB are only in the ``OSCI_VARS`` file)
 ``OSCI_TREE``       an opaque marker used to find and kill the step's processes
 ==================  =====================================================================
 
@@ -36,6 +37,7 @@ from typing import Any
 
 from osci.executor.proctree import marker_env
 
+MAX_VAR_BYTES = 64 * 1024  # Linux refuses to exec with one environment string over 128 KiB
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -74,6 +76,8 @@ def vars_env(variables: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
             text = var_value(value)
             if "\0" in text:
                 skipped.append(f"{name} (value contains a NUL character)")
+            elif len(text.encode("utf-8")) > MAX_VAR_BYTES:
+                skipped.append(f"{name} (value longer than {MAX_VAR_BYTES} bytes; read it from OSCI_VARS)")
             else:
                 env[name] = text
     return env, skipped
