@@ -155,10 +155,10 @@ def parse_job_attributes(
             )
     attrs: dict[str, Any] = {}
     for key in section.data:
-        if key not in allowed:
+        if key not in allowed or key == "name":  # the caller reads the name
             continue
         value: Any
-        if key in ("name", "parent"):
+        if key == "parent":
             value = section.str(key)
         elif key in ("abstract", "final", "voting"):
             value = section.bool(key)

@@ -96,7 +96,15 @@ def parse_file(path: Path, errors: ErrorList, project_dir: Path | None) -> Defin
     return defs
 
 
-def _parse_object(defs, errors, object_type, body, loc, project_dir, in_repo) -> None:  # noqa: ANN001
+def _parse_object(
+    defs: Definitions,
+    errors: ErrorList,
+    object_type: str,
+    body: PosDict,
+    loc: SourceLocation,
+    project_dir: Path | None,
+    in_repo: bool,
+) -> None:
     if object_type == "job":
         job = parse_job(errors, body, loc, project_dir, in_repo)
         if job:
