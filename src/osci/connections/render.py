@@ -80,6 +80,10 @@ def _failed(report: Report) -> list[BuildReport]:
     return [b for b in report.builds if b.result in TEST_FAILURES and b.failed_tests]
 
 
+def _short_result(build: BuildReport) -> str:
+    return f"{build.result} (infrastructure)" if build.result in INFRASTRUCTURE else build.result
+
+
 def _job(build: BuildReport) -> str:
     return build.job + ("" if build.voting else " (non-voting)")
 
@@ -100,9 +104,10 @@ def render_text(report: Report) -> str:
         lines.append(f"Status:   {report.status_url}")
     if report.builds:
         width = max(len(_job(b)) for b in report.builds)
+        rwidth = max(len(_short_result(b)) for b in report.builds)
         lines += ["", "Jobs:"]
         for b in report.builds:
-            row = f"  {_job(b).ljust(width)}  {result_note(b)}  {duration(b.duration)}"
+            row = f"  {_job(b).ljust(width)}  {_short_result(b).ljust(rwidth)}  {duration(b.duration):>10}"
             lines.append(f"{row}  {b.log_url}" if b.log_url else row)
     failed = _failed(report)
     if failed:
