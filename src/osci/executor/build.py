@@ -48,7 +48,11 @@ def run_build(
     cancel: threading.Event | None = None,
     on_output: Callable[[str], None] | None = None,
 ) -> BuildRecord:
-    """Run the job to its result; always writes the build directory and returns the record."""
+    """Run the job to its result; always writes the build directory and returns the record.
+
+    `on_output` is called with each timestamped console line (no newline) from the
+    thread that reads the step, so it should be quick (e.g. put the line on a queue).
+    """
     job = request.job
     build_dir = request.build_dir
     for sub in ("logs", "artifacts"):

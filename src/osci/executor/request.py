@@ -25,6 +25,15 @@ class BuildRequest:
     workspace_root: Path | None = None  # where fresh workspaces are made (default: a temp dir)
     keep_workspace: bool = False
 
+    def __post_init__(self) -> None:
+        # Callers may hand in strings; an empty ref means "no ref".
+        self.build_dir = Path(self.build_dir)
+        self.source = Path(self.source)
+        if self.workspace_root is not None:
+            self.workspace_root = Path(self.workspace_root)
+        if not self.ref:
+            self.ref = None
+
     def variables(self) -> dict[str, Any]:
         merged = dict(self.job.vars)
         merged.update(self.var_overrides)
