@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -134,3 +136,19 @@ def test_daemon_holding_the_pipe_does_not_hang_and_its_output_is_kept(build, pro
     text = console_text(record)
     assert "main done" in text and "| tick" in text
     assert os.path.exists(record.build_dir)
+
+
+def test_writer_that_escaped_the_marker_does_not_hang_the_build(build, project, tmp_path):
+    pidfile = tmp_path / "escaped.pid"
+    spam = f"echo $$ > {pidfile}; while true; do echo spam; done"
+    job = FrozenJob(
+        name="escape", run=[script(f"(env -u OSCI_TREE setsid bash -c '{spam}' &); echo main done")]
+    )
+    try:
+        record = build(job, project)
+        assert record.result is Result.SUCCESS
+        assert "| spam" in console_text(record)
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)

@@ -54,8 +54,13 @@ class Leftovers:
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             try:
+                stop_by: float | None = None
                 while True:
                     stopping = self._stop.is_set()
+                    if stopping and stop_by is None:
+                        stop_by = time.monotonic() + DRAIN_SECONDS
+                    if stop_by is not None and time.monotonic() >= stop_by:
+                        break  # a writer that escaped the kill keeps writing: stop anyway
                     if not sel.select(0 if stopping else 0.2):
                         if stopping:
                             break
