@@ -69,8 +69,8 @@ class JobDef:
 
 def _steps(section: Section, key: str, project_dir: Path | None) -> list[Step] | None:
     value = section.data[key]
-    expected = "a path or a list of paths and {script: ...} mappings"
-    if isinstance(value, str) and value:
+    expected = "a path, a {script: ...} mapping, or a list of them"
+    if (isinstance(value, str) and value) or isinstance(value, PosDict):
         items, locs = [value], [section.value_loc(key)]
     elif isinstance(value, list):
         items, locs = list(value), item_locations(value, section.value_loc(key))

@@ -13,7 +13,7 @@ from osci.model import SourceLocation
 MANAGERS = ("independent", "supercedent", "dependent", "serial")
 PRECEDENCES = ("low", "normal", "high")
 WINDOW_TYPES = ("linear", "exponential")
-REPORTER_SLOTS = ("start", "success", "failure", "no-jobs", "merge-conflict", "dequeue")
+REPORTER_SLOTS = ("start", "success", "failure", "error", "no-jobs", "merge-conflict", "dequeue")
 TRIGGER_REGEX_KEYS = ("branch", "ref", "comment")
 PIPELINE_ATTRIBUTES = (
     "name",
@@ -85,6 +85,14 @@ def _trigger_filters(
         flt = as_section(section.errors, item, item_loc, f"{what} filter")
         if flt is None:
             continue
+        if "time" in item and "event" not in item:
+            # A timer filter (Zuul's shape): `- time: "0 4 * * *"`; the cron spec is checked by the driver.
+            flt.check_keys(("time",), required=("time",))
+            spec = flt.str("time")
+            ok = spec is not None and _valid_cron(section.errors, spec, flt.value_loc("time"), what)
+            if ok:
+                filters.append(TriggerFilter(["timer"], plain(dict(item)), item_loc))
+            continue
         flt.check_keys((), required=("event",), extra=item.keys())
         events = flt.str_list("event", "an event name or a list of event names")
         ok = events is not None
@@ -96,6 +104,15 @@ def _trigger_filters(
                 TriggerFilter(events or [], plain({k: v for k, v in item.items() if k != "event"}), item_loc)
             )
     return filters
+
+
+def _valid_cron(errors: ErrorList, spec: str, loc: SourceLocation, what: str) -> bool:
+    from croniter import croniter
+
+    if croniter.is_valid(spec):
+        return True
+    errors.add(loc, f"{what}: 'time': {spec!r} is not a cron expression (expected e.g. '0 4 * * *')")
+    return False
 
 
 def _per_connection(section: Section, key: str, pipeline: Pipeline) -> PosDict | None:
