@@ -1,0 +1,111 @@
+"""How much time does `osci test` add per drop-in test, over a plain shell loop?
+
+Creates 500 trivial tests (`#!/bin/sh` + `exit 0`, one in ten `exit 1`), then times
+a shell loop over them, `osci test -j1` and `osci test -j2` (the real command, as a
+subprocess), each several times, keeping the best. Goals: at most 2 ms per test over
+the shell loop at -j1 (Avocado needs about 440 ms), and -j2 at least 1.6x faster
+than -j1. Prints the figures and ends with one line of JSON; always exits 0.
+
+    .venv/bin/python bench/harness_overhead.py [--tests 500] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+AVOCADO_MS = 440.0
+GOAL_OVERHEAD_MS = 2.0
+GOAL_SPEEDUP = 1.6
+
+
+def osci_command() -> list[str]:
+    here = os.path.join(os.path.dirname(sys.executable), "osci")
+    return [here] if os.access(here, os.X_OK) else [shutil.which("osci") or "osci"]
+
+
+def make_tests(directory: str, count: int) -> None:
+    for index in range(count):
+        status = 1 if index % 10 == 9 else 0
+        path = os.path.join(directory, f"t{index:04d}.sh")
+        with open(path, "w") as handle:
+            handle.write(f"#!/bin/sh\nexit {status}\n")
+        os.chmod(path, 0o755)
+
+
+def timed(argv: list[str], expect: set[int]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if completed.returncode not in expect:
+        raise SystemExit(f"{argv[0]} exited {completed.returncode}: {completed.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def best_of(rounds: int, argv: list[str], expect: set[int]) -> float:
+    return min(timed(argv, expect) for _ in range(rounds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    count = args.tests
+    osci = osci_command()
+    with tempfile.TemporaryDirectory(prefix="osci-bench-") as directory:
+        make_tests(directory, count)
+        shell = ["sh", "-c", f'for f in {directory}/*; do "$f" >/dev/null 2>&1; done']
+        timed(shell, {0, 1})  # warm the page cache
+        results = {"shell": [], "osci_j1": [], "osci_j2": []}
+        # Interleave the rounds so that a noisy moment hurts all three alike.
+        for _ in range(args.rounds):
+            results["shell"].append(timed(shell, {0, 1}))
+            results["osci_j1"].append(timed([*osci, "test", "-j1", directory], {1}))
+            results["osci_j2"].append(timed([*osci, "test", "-j2", directory], {1}))
+        startup = best_of(args.rounds, [*osci, "test", "-h"], {0})
+    shell_s, j1_s, j2_s = (min(results[key]) for key in ("shell", "osci_j1", "osci_j2"))
+    overhead_ms = (j1_s - shell_s) / count * 1000
+    speedup = j1_s / j2_s
+    figures = {
+        "tests": count,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "shell_s": round(shell_s, 4),
+        "osci_j1_s": round(j1_s, 4),
+        "osci_j2_s": round(j2_s, 4),
+        "osci_startup_s": round(startup, 4),
+        "shell_ms_per_test": round(shell_s / count * 1000, 4),
+        "osci_j1_ms_per_test": round(j1_s / count * 1000, 4),
+        "overhead_ms_per_test": round(overhead_ms, 4),
+        "j1_over_j2": round(speedup, 3),
+        "avocado_ms_per_test": AVOCADO_MS,
+        "goal_overhead_ms": GOAL_OVERHEAD_MS,
+        "goal_overhead_met": overhead_ms <= GOAL_OVERHEAD_MS,
+        "goal_speedup": GOAL_SPEEDUP,
+        "goal_speedup_met": speedup >= GOAL_SPEEDUP,
+    }
+    print(f"{count} trivial tests, best of {args.rounds} rounds, {os.cpu_count()} CPUs")
+    print(f"  shell loop        {shell_s:8.3f} s  ({shell_s / count * 1000:.3f} ms/test)")
+    print(f"  osci test -j1     {j1_s:8.3f} s  ({j1_s / count * 1000:.3f} ms/test)")
+    print(f"  osci test -j2     {j2_s:8.3f} s  ({j2_s / count * 1000:.3f} ms/test)")
+    print(f"  osci start-up     {startup:8.3f} s  (included above)")
+    print(
+        f"  overhead per test {overhead_ms:8.3f} ms  (goal <= {GOAL_OVERHEAD_MS} ms: "
+        f"{'met' if overhead_ms <= GOAL_OVERHEAD_MS else 'MISSED'}; Avocado: ~{AVOCADO_MS:.0f} ms)"
+    )
+    print(
+        f"  -j1 / -j2         {speedup:8.3f} x   (goal >= {GOAL_SPEEDUP}x: "
+        f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'})"
+    )
+    print(json.dumps(figures, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
