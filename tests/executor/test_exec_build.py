@@ -214,3 +214,17 @@ def test_builds_in_parallel_threads_stay_apart(build, project):
         text = console_text(record)
         others = [other for other in jobs if other != name]
         assert f"| {name}-1" in text and not any(f"| {other}-1" in text for other in others)
+
+
+def test_git_ref_only_reachable_by_fetch(build, project):
+    git(project, "init", "-q", "-b", "main")
+    write(project / "state.txt", "base\n")
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "base")
+    write(project / "state.txt", "proposed change\n")
+    git(project, "commit", "-q", "-am", "change")
+    git(project, "update-ref", "refs/changes/01/1/1", "HEAD")
+    git(project, "reset", "-q", "--hard", "HEAD~1")
+    record = build(FrozenJob(name="g", run=[script("cat state.txt")]), project, ref="refs/changes/01/1/1")
+    assert record.result is Result.SUCCESS, console_text(record)
+    assert "| proposed change" in console_text(record)

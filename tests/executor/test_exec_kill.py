@@ -152,3 +152,16 @@ def test_writer_that_escaped_the_marker_does_not_hang_the_build(build, project, 
         if pidfile.exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_cancel_during_pre_run_is_aborted_not_retried(build, project):
+    cancel = threading.Event()
+
+    def on_output(line: str) -> None:
+        if line.endswith("| setting up"):
+            cancel.set()
+
+    job = FrozenJob(name="c", pre_run=[script("echo setting up; sleep 60")], run=[script("true")], attempts=3)
+    record = build(job, project, cancel=cancel, on_output=on_output)
+    assert record.result is Result.ABORTED
+    assert len(record.attempts) == 1

@@ -196,3 +196,19 @@ def test_tap_version_13_with_yaml_block(tmp_path):
         ("second", TestStatus.FAILED),
     ]
     assert "went wrong" in cases[1].output
+
+
+def test_subunit_test_that_crashed_the_run_is_an_error(build, project):
+    write(
+        project / "crash_tests.py",
+        "import os, unittest\n\nclass Crash(unittest.TestCase):\n    def test_dies(self):\n        os._exit(3)\n",
+    )
+    job = FrozenJob(
+        name="crash",
+        run=[script(f"{PYTHON} -m subunit.run crash_tests > r.subunit || true")],
+        test_results=["r.subunit"],
+    )
+    record = build(job, project)
+    (case,) = record.tests
+    assert case.name == "test_dies" and case.status is TestStatus.ERROR
+    assert "inprogress" in case.message
