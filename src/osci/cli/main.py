@@ -16,6 +16,8 @@ VERBS: dict[str, str] = {
     "show-job": "osci.cli.config_cmds:show_job_command",
     "functional": "osci.cli.deploy:functional_command",
     "stress": "osci.cli.deploy:stress_command",
+    "server": "osci.cli.server_cmd:server_command",
+    "hook": "osci.cli.hook_cmd:hook_group",
 }
 
 

@@ -14,13 +14,14 @@ import logging
 import time
 import uuid as uuidlib
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from osci.model import BuildRecord, BuildReport, Event, FailedTest, Report, Result, TestStatus
 from osci.scheduler import state as st
 from osci.scheduler.jobgraph import JobGraph, JobGraphError
-from osci.scheduler.ports import BuildOrder, Dispatcher, Plan, Planner, Records
+from osci.scheduler.ports import BuildOrder, Dispatcher, Plan, Planner, QueuedReport, Records
 from osci.scheduler.state import BuildState, ItemState, buildset_result
 from osci.scheduler.triggers import pipeline_matches
 
@@ -60,6 +61,7 @@ class Scheduler:
         self.estimates: dict[tuple[str, str], float] = {}
         self.event_to_start: deque[float] = deque(maxlen=10000)  # seconds, for /metrics
         self.results_count: dict[str, int] = {}
+        self.on_build_done: Callable[[BuildRecord], None] | None = None
 
     # -- life cycle -------------------------------------------------------
 
@@ -179,19 +181,21 @@ class Scheduler:
         while self._events:
             event = self._events.popleft()
             try:
-                outcome = await self._handle_event(event)
+                items, outcome = await self._handle_event(event)
             except Exception as exc:  # a malformed event is recorded as such, never retried forever
                 log.exception("event %s could not be handled", event.uuid)
-                outcome = f"error: {exc}"
-            await self.records.event_processed(event, outcome)
+                items, outcome = [], f"error: {exc}"
+            await self.records.event_handled(event, items, outcome)
+            for item in items:
+                self.items[item.uuid] = item
 
-    async def _handle_event(self, event: Event) -> str:
-        entered = []
+    async def _handle_event(self, event: Event) -> tuple[list[ItemState], str]:
+        entered: list[ItemState] = []
         for pipeline in self._pipelines_by_precedence():
             if not pipeline_matches(pipeline, event):
                 continue
             if not self._project_known(event.project):
-                return f"project {event.project} is not configured"
+                return [], f"project {event.project} is not configured"
             item = ItemState(
                 uuid=uuidlib.uuid4().hex,
                 pipeline=pipeline.name,
@@ -206,7 +210,7 @@ class Scheduler:
                 files=event.files,
                 event_uuid=event.uuid,
                 connection=event.connection,
-                enqueue_time=event.received_at,
+                enqueue_time=time.time(),
             )
             if pipeline.manager == "supercedent":
                 for older in list(self.items.values()):
@@ -214,12 +218,10 @@ class Scheduler:
                         await self._close_aborted(
                             older, st.SUPERSEDED, f"superseded by {item.newrev or item.uuid}"
                         )
-            await self.records.item_created(item)
-            self.items[item.uuid] = item
-            entered.append(f"{pipeline.name} (item {item.uuid})")
+            entered.append(item)
         if not entered:
-            return "no pipeline matched"
-        return "enqueued into " + ", ".join(entered)
+            return [], "no pipeline matched"
+        return entered, "enqueued into " + ", ".join(f"{i.pipeline} (item {i.uuid})" for i in entered)
 
     def _project_known(self, project: str) -> bool:
         projects = getattr(self.config, "projects", {})
@@ -275,8 +277,7 @@ class Scheduler:
             )
             item.builds[name].log_url = self.log_url_for(item.builds[name].uuid)
         item.state = st.ACTIVE
-        await self.records.item_planned(item)
-        await self._report(item, "start", None)
+        await self.records.item_planned(item, self._reports(item, "start", None))
 
     def log_url_for(self, build_uuid: str) -> str:
         return f"{self.base_url}/logs/{build_uuid}/"
@@ -352,65 +353,73 @@ class Scheduler:
         self.results_count[str(record.result)] = self.results_count.get(str(record.result), 0) + 1
         if record.result is Result.SUCCESS:
             self.estimates[(item.project, build.job.name)] = record.duration
-        await self.records.build_finished(item, build, record)
-        if not item.live:
+        if self.on_build_done:
+            self.on_build_done(record)
+        if not item.live:  # dequeued or superseded while it ran
+            await self.records.build_done(item, build, record, [], False, [])
             return
-        await self._skip_dependents(item)
+        skipped = self._skip_dependents(item)
+        closing, reports = False, []
         if all(b.state == st.DONE for b in item.builds.values()):
             result = buildset_result(item)
             slot = {Result.SUCCESS: "success", Result.FAILURE: "failure", Result.ERROR: "error"}.get(
                 result, ""
             )
-            await self._close(item, result, "", slot)
+            closing, reports = True, self._close_state(item, result, "", slot)
+        await self.records.build_done(item, build, record, skipped, closing, reports)
+        if closing:
+            self.items.pop(item.uuid, None)
         self.wake()
 
-    async def _skip_dependents(self, item: ItemState) -> None:
+    def _skip_dependents(self, item: ItemState) -> list[BuildState]:
         assert item.graph is not None
+        skipped: list[BuildState] = []
         while True:
             skip = item.graph.to_skip(item.done_results())
             if not skip:
-                return
+                return skipped
             for name, why in skip.items():
                 build = item.builds[name]
                 build.state, build.result, build.reason = st.DONE, Result.SKIPPED, why
                 build.end_time = time.time()
-                await self.records.build_skipped(item, build)
+                skipped.append(build)
 
     # -- closing items and reporting --------------------------------------
 
-    async def _close(self, item: ItemState, result: Result | str, message: str, slot: str) -> None:
+    def _close_state(
+        self, item: ItemState, result: Result | str, message: str, slot: str
+    ) -> list[QueuedReport]:
         item.state = st.COMPLETED
         item.result = str(result)
         item.message = message
-        await self.records.item_closed(item)
-        if slot:
-            await self._report(item, slot, str(result))
+        return self._reports(item, slot, str(result)) if slot else []
+
+    async def _close(self, item: ItemState, result: Result | str, message: str, slot: str) -> None:
+        reports = self._close_state(item, result, message, slot)
+        await self.records.item_closed(item, [], reports)
         self.items.pop(item.uuid, None)
 
     async def _close_aborted(self, item: ItemState, new_state: str, message: str) -> None:
+        aborted = []
         for build in item.builds.values():
             if build.state == st.RUNNING and build.uuid in self.orders:
                 self.orders[build.uuid].cancel.set()
             elif build.state == st.WAITING:
                 build.state, build.result, build.reason = st.DONE, Result.ABORTED, message
-                await self.records.build_skipped(item, build)
+                aborted.append(build)
         item.state = new_state
         item.result = str(Result.ABORTED)
         item.message = message
-        await self.records.item_closed(item)
-        await self._report(item, "dequeue", str(Result.ABORTED))
+        await self.records.item_closed(item, aborted, self._reports(item, "dequeue", str(Result.ABORTED)))
         self.items.pop(item.uuid, None)
 
-    async def _report(self, item: ItemState, slot: str, result: str | None) -> None:
+    def _reports(self, item: ItemState, slot: str, result: str | None) -> list[QueuedReport]:
         pipeline = self.config.pipelines.get(item.pipeline)
-        if pipeline is None:
-            return
-        reporters = pipeline.reporters.get(slot) or {}
+        reporters = (pipeline.reporters.get(slot) if pipeline else None) or {}
         if not reporters:
-            return
+            return []
         report = self.make_report(item, slot, result)
-        for connection, options in reporters.items():
-            await self.records.queue_report(connection, slot, report, dict(options or {}))
+        return [(connection, slot, report, dict(options or {})) for connection, options in reporters.items()]
 
     def make_report(self, item: ItemState, slot: str, result: str | None) -> Report:
         builds = [

@@ -39,20 +39,31 @@ class BuildOrder:
     on_output: Callable[[str], None] | None = None
 
 
+# (reporter connection, slot, report, the pipeline's options for that reporter)
+QueuedReport = tuple[str, str, Report, dict[str, Any]]
+
+
 class Records(Protocol):
+    """The scheduler's transitions, each written in one transaction before it is acted on."""
+
     async def record_event(self, event: Event) -> bool: ...  # False: a duplicate, ignore it
     async def unprocessed_events(self) -> list[Event]: ...
-    async def event_processed(self, event: Event, outcome: str) -> None: ...
-    async def item_created(self, item: ItemState) -> None: ...
-    async def item_planned(self, item: ItemState) -> None: ...  # buildset and its waiting builds
-    async def item_closed(self, item: ItemState) -> None: ...  # state/result/message final
+    async def event_handled(self, event: Event, items: list[ItemState], outcome: str) -> None: ...
+    async def item_planned(self, item: ItemState, reports: list[QueuedReport]) -> None: ...
     async def build_started(self, item: ItemState, build: BuildState) -> None: ...
-    async def build_finished(self, item: ItemState, build: BuildState, record: BuildRecord) -> None: ...
-    async def build_skipped(self, item: ItemState, build: BuildState) -> None: ...
-    async def live_items(self) -> list[ItemState]: ...  # for recovery after a restart
-    async def queue_report(
-        self, reporter: str, slot: str, report: Report, options: dict[str, Any]
+    async def build_done(
+        self,
+        item: ItemState,
+        build: BuildState | None,
+        record: BuildRecord | None,
+        skipped: list[BuildState],
+        closing: bool,
+        reports: list[QueuedReport],
     ) -> None: ...
+    async def item_closed(
+        self, item: ItemState, aborted: list[BuildState], reports: list[QueuedReport]
+    ) -> None: ...
+    async def live_items(self) -> list[ItemState]: ...  # for recovery after a restart
     async def estimated_duration(self, project: str, job: str) -> float | None: ...
 
 

@@ -190,41 +190,53 @@ class BuildQueries(StoreBase):
         """Write a build's outcome in one transaction: result, attempts, tests, metrics, artifacts.
 
         The record's attempts are added after any already recorded (interrupted ones, say)."""
+        with self._write() as session:
+            return self._finish_in(session, uuid, record, log_url=log_url, now=now)
+
+    def _finish_in(
+        self,
+        session: Session,
+        uuid: str,
+        record: BuildRecord,
+        *,
+        log_url: str | None = None,
+        now: datetime | None = None,
+    ) -> Build:
+        """`finish_build` inside a caller's transaction (the scheduler's composite transitions)."""
         if not isinstance(record, BuildRecord):
             raise StoreError(f"finish_build needs a BuildRecord, got {type(record).__name__}")
         result = _result(record.result)
         statuses = Counter(_status(case.status) for case in record.tests)  # checked before writing
         for attempt in record.attempts:
             _result(attempt.result)
-        with self._write() as session:
-            build = _get(session, uuid)
-            if build.state == "completed":
-                raise StoreError(f"build {uuid} is already completed ({build.result})")
-            end = from_epoch(record.end_time) or moment("now", now)
-            start = build.start_time or from_epoch(record.start_time) or end
-            build.state = "completed"
-            build.result = result
-            build.start_time = start
-            build.end_time = end
-            build.duration = (
-                record.duration if record.start_time and record.end_time else (end - start).total_seconds()
-            )
-            build.reason = clip(record.reason, MAX_MESSAGE) or None
-            build.extra = json_ready(record.extra)
-            build.attempt_start = None
-            if log_url is not None:
-                build.log_url = log_url
-            first = _next_attempt_number(session, build.id)
-            for offset, attempt in enumerate(record.attempts):
-                session.add(_attempt_row(build.id, first + offset, attempt))
-            build.attempts_count = first - 1 + len(record.attempts)
-            if record.attempts and record.attempts[-1].node:
-                build.node = record.attempts[-1].node
-            build.tests_passed, build.tests_failed = statuses["passed"], statuses["failed"]
-            build.tests_error, build.tests_skipped = statuses["error"], statuses["skipped"]
-            session.flush()
-            self._insert_outputs(session, build, record)
-            return build
+        build = _get(session, uuid)
+        if build.state == "completed":
+            raise StoreError(f"build {uuid} is already completed ({build.result})")
+        end = from_epoch(record.end_time) or moment("now", now)
+        start = build.start_time or from_epoch(record.start_time) or end
+        build.state = "completed"
+        build.result = result
+        build.start_time = start
+        build.end_time = end
+        build.duration = (
+            record.duration if record.start_time and record.end_time else (end - start).total_seconds()
+        )
+        build.reason = clip(record.reason, MAX_MESSAGE) or None
+        build.extra = json_ready(record.extra)
+        build.attempt_start = None
+        if log_url is not None:
+            build.log_url = log_url
+        first = _next_attempt_number(session, build.id)
+        for offset, attempt in enumerate(record.attempts):
+            session.add(_attempt_row(build.id, first + offset, attempt))
+        build.attempts_count = first - 1 + len(record.attempts)
+        if record.attempts and record.attempts[-1].node:
+            build.node = record.attempts[-1].node
+        build.tests_passed, build.tests_failed = statuses["passed"], statuses["failed"]
+        build.tests_error, build.tests_skipped = statuses["error"], statuses["skipped"]
+        session.flush()
+        self._insert_outputs(session, build, record)
+        return build
 
     @staticmethod
     def _insert_outputs(session: Session, build: Build, record: BuildRecord) -> None:

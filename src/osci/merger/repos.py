@@ -1,0 +1,58 @@
+"""Reading a project's repository at an exact revision: its in-repo configuration files.
+
+The merger's job grows with gating (speculative merges); for now it answers
+"what is `.osci.yaml` at this commit" without a checkout, straight from git's
+object store, so planning an item costs one or two `git` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+IN_REPO_FILES = (".osci.yaml", "osci.yaml")
+IN_REPO_DIRS = (".osci.d", "osci.d")
+
+
+class GitError(RuntimeError):
+    """A git command failed; the message holds git's own words."""
+
+
+async def git(repo: str | Path, *args: str, check: bool = True) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "-C",
+        str(repo),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if check and process.returncode != 0:
+        raise GitError(f"git {' '.join(args)} in {repo}: {err.decode(errors='replace').strip()}")
+    return out.decode(errors="replace")
+
+
+async def resolve(repo: str | Path, rev: str) -> str:
+    """The commit sha `rev` names."""
+    return (await git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")).strip()
+
+
+async def in_repo_config(repo: str | Path, rev: str, dest: Path) -> list[Path]:
+    """Write the in-repo configuration files at `rev` into `dest`; return their paths (maybe none)."""
+    listing = await git(repo, "ls-tree", "-r", "--name-only", rev, "--", *IN_REPO_FILES, *IN_REPO_DIRS)
+    wanted = [
+        name
+        for name in listing.splitlines()
+        if name in IN_REPO_FILES
+        or (name.split("/", 1)[0] in IN_REPO_DIRS and name.endswith((".yaml", ".yml")))
+    ]
+    written: list[Path] = []
+    for name in wanted:
+        text = await git(repo, "show", f"{rev}:{name}")
+        path = dest / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written

@@ -1,0 +1,404 @@
+"""The server process: wires connections, scheduler, executor slots, store, outbox and HTTP API
+together in one asyncio loop, and stops cleanly on SIGTERM/SIGINT (SIGHUP reloads the config)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osci.config import Config, ConfigErrors, discover_config_files, load_config
+from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, load_driver
+from osci.merger import repos
+from osci.model import Event
+from osci.nodes.local import LocalSlots
+from osci.scheduler.core import Scheduler, SchedulerError
+from osci.server.outbox import Outbox
+from osci.server.planner import ConfigPlanner
+from osci.server.records import StoreRecords
+from osci.store import BlobStore, Store
+
+log = logging.getLogger("osci.server")
+
+DEFAULT_PORT = 8411
+
+
+@dataclass
+class ServerSettings:
+    config_path: Path
+    data_dir: Path
+    listen: str = f"127.0.0.1:{DEFAULT_PORT}"
+    db_url: str | None = None
+    slots: int | None = None
+    base_url: str | None = None
+    retention_days: float | None = None
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'osci.db').resolve()}"
+
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+class ConfigLoadFailed(RuntimeError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("\n".join(f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def load_central_config(path: Path) -> Config:
+    files = discover_config_files(path) if path.is_dir() else [path]
+    if not files:
+        raise ConfigLoadFailed(
+            [{"file": str(path), "line": 0, "column": 0, "message": "no configuration found"}]
+        )
+    try:
+        return load_config(files)
+    except ConfigErrors as exc:
+        raise ConfigLoadFailed(
+            [
+                {
+                    "file": e.location.file,
+                    "line": e.location.line,
+                    "column": e.location.column,
+                    "message": e.message,
+                }
+                for e in exc.errors
+            ]
+        ) from None
+
+
+class Server:
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osci-db")
+        self.config: Config | None = None
+        self.store: Store | None = None
+        self.blobs: BlobStore | None = None
+        self.connections: dict[str, Connection] = {}
+        self.scheduler: Scheduler | None = None
+        self.outbox: Outbox | None = None
+        self.dispatcher: LocalSlots | None = None
+        self._config_errors: list[dict[str, Any]] = []
+        self._stop = asyncio.Event()
+        self._web: Any = None
+        self.build_durations: deque[float] = deque(maxlen=10000)
+        self.started = asyncio.Event()
+
+    # -- helpers ----------------------------------------------------------
+
+    async def db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a store call in the single database thread (SQLite writes are serialised there)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_pool, lambda: func(*args, **kwargs))
+
+    def source_of(self, project: str) -> str | None:
+        for connection in self.connections.values():
+            url = connection.clone_url(project)
+            if url:
+                return url
+        return None
+
+    def projects(self) -> list[tuple[str, str | None]]:
+        if self.config is None:
+            return []
+        result = []
+        for name in self.config.projects:
+            if name:
+                settings = self.config.project_settings(name)
+                result.append((name, settings.default_branch or "main"))
+        return result
+
+    async def resolve_tip(self, project: str, branch: str) -> str | None:
+        source = self.source_of(project)
+        if source is None:
+            return None
+        try:
+            return await repos.resolve(source, f"refs/heads/{branch}") or None
+        except repos.GitError:
+            return None
+
+    # -- start and stop ---------------------------------------------------
+
+    async def run(self) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.config = load_central_config(self.settings.config_path)
+        except ConfigLoadFailed as exc:
+            for line in str(exc).splitlines():
+                print(f"{line}", file=sys.stderr)
+            print("osci server: the configuration does not load; not starting", file=sys.stderr)
+            return 1
+        self.store = Store(self.settings.database_url())
+        await self.db(self.store.migrate)
+        await self.db(
+            self.store.record_config_load, ok=True, source=str(self.settings.config_path), errors=[]
+        )
+        self.blobs = BlobStore(self.data_dir / "logs")
+        await self._bootstrap_token()
+        try:
+            self.connections = self._make_connections(self.config)
+        except ConnectionConfigError as exc:
+            print(f"osci server: {exc}", file=sys.stderr)
+            return 1
+        self.dispatcher = LocalSlots(
+            self.settings.slots,
+            build_dir=lambda uuid: self.blobs.build_dir(uuid, create=True),
+            workspace_root=self.data_dir / "workspaces",
+        )
+        records = StoreRecords(self.store, self.db, on_report=lambda: self.outbox and self.outbox.wake())
+        planner = ConfigPlanner(lambda: self.config, self.source_of, self.data_dir / "scratch")
+        self.scheduler = Scheduler(
+            self.config, records, planner, self.dispatcher, base_url=self.settings.public_url()
+        )
+        self.scheduler.on_build_done = lambda record: self.build_durations.append(record.duration)
+        self.outbox = Outbox(self.store, lambda: self.connections, self.db)
+        await self.scheduler.start()
+        self.outbox.start()
+        for connection in self.connections.values():
+            await connection.start(self.submit_event)
+        self._configure_timers(self.config)
+        web_task = await self._start_web()
+        self._install_signals()
+        log.info("osci server listening on %s (data in %s)", self.settings.public_url(), self.data_dir)
+        self.started.set()
+        retention = asyncio.create_task(self._retention_loop())
+        await self._stop.wait()
+        log.info("osci server stopping")
+        retention.cancel()
+        for connection in self.connections.values():
+            with contextlib.suppress(Exception):
+                await connection.stop()
+        await self.scheduler.stop()
+        await self.outbox.stop()
+        if self._web is not None:
+            self._web.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(web_task, timeout=5)
+        self.dispatcher.close()
+        self._db_pool.shutdown(wait=True)
+        self.store.close()
+        log.info("osci server stopped")
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    async def _bootstrap_token(self) -> None:
+        tokens = await self.db(self.store.list_tokens)
+        if tokens:
+            return
+        secret = await self.db(self.store.create_token, "admin", "admin")
+        # Printed once, here, and never logged: only its hash is stored.
+        print(f"osci server: admin token (shown once, keep it): {secret}", file=sys.stderr, flush=True)
+        token_file = os.environ.get("OSCI_ADMIN_TOKEN_FILE")
+        if token_file:
+            path = Path(token_file)
+            path.write_text(secret + "\n")
+            path.chmod(0o600)
+
+    def _make_connections(self, config: Config) -> dict[str, Connection]:
+        context = ConnectionContext(
+            data_dir=self.data_dir,
+            base_url=self.settings.public_url(),
+            projects=self.projects,
+            extra={"resolve_tip": self.resolve_tip},
+        )
+        made: dict[str, Connection] = {}
+        for name, definition in config.connections.items():
+            driver = load_driver(definition.driver or "")
+            made[name] = driver(name, dict(definition.data), context)
+        return made
+
+    def _configure_timers(self, config: Config) -> None:
+        for name, connection in self.connections.items():
+            if not hasattr(connection, "set_schedules"):
+                continue
+            schedules = []
+            for pipeline in config.pipelines.values():
+                for flt in pipeline.triggers.get(name, []):
+                    for spec in _as_list(flt.options.get("time")):
+                        schedules.append((pipeline.name, str(spec)))
+            connection.set_schedules(schedules)
+
+    async def _start_web(self) -> asyncio.Task:
+        import uvicorn
+
+        from osci.web.app import create_app
+
+        app = create_app(self.store, self.blobs, self)
+        config = uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self._web = uvicorn.Server(config)
+        self._web.install_signal_handlers = lambda: None  # ours are installed on the loop
+        task = asyncio.create_task(self._web.serve(), name="osci-web")
+        while not self._web.started and not task.done():
+            await asyncio.sleep(0.02)
+        if task.done():
+            task.result()
+        return task
+
+    async def _retention_loop(self) -> None:
+        days = self.settings.retention_days
+        if not days:
+            return
+        while True:
+            try:
+                removed = await self.db(self.blobs.prune, days)
+                if removed:
+                    log.info("retention: removed the logs of %d builds older than %g days", removed, days)
+            except Exception:
+                log.exception("retention pass failed")
+            await asyncio.sleep(3600)
+
+    # -- events -----------------------------------------------------------
+
+    async def submit_event(self, event: Event) -> None:
+        """Connections emit here: the event is recorded before anything acts on it."""
+        await self.scheduler.submit(event)
+
+    # -- the port the HTTP API uses --------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return self.scheduler.status()
+
+    async def enqueue(
+        self, project: str, pipeline: str, branch: str | None, ref: str | None, change: str | None
+    ) -> dict[str, Any]:
+        if pipeline not in self.config.pipelines:
+            raise ValueError(
+                f"unknown pipeline {pipeline!r}; pipelines: {', '.join(self.config.pipelines) or 'none'}"
+            )
+        if self.config.projects and project not in self.config.projects:
+            raise ValueError(f"unknown project {project!r}")
+        source = self.source_of(project)
+        if source is None:
+            raise ValueError(f"no connection serves project {project!r}")
+        if branch is None and ref is None:
+            branch = dict(self.projects()).get(project) or "main"
+        rev = ref or f"refs/heads/{branch}"
+        try:
+            newrev = await repos.resolve(source, rev)
+        except repos.GitError:
+            newrev = ""
+        if not newrev:
+            raise ValueError(f"cannot resolve {rev!r} in project {project!r}")
+        event = Event(
+            connection="manual",
+            type="manual",
+            project=project,
+            branch=branch,
+            ref=ref or f"refs/heads/{branch}",
+            newrev=newrev,
+            change=change,
+            pipeline=pipeline,
+        )
+        await self.submit_event(event)
+        return {"event": event.uuid, "newrev": newrev}
+
+    async def dequeue(
+        self, item: str | None, project: str | None, change: str | None, ref: str | None, pipeline: str | None
+    ) -> list[str]:
+        if not any((item, project, change, ref)):
+            raise ValueError("name an item, a project, a change or a ref to dequeue")
+        try:
+            return await self.scheduler.dequeue(
+                item=item, project=project, change=change, ref=ref, pipeline=pipeline
+            )
+        except SchedulerError as exc:
+            raise ValueError(str(exc)) from None
+
+    async def reload(self) -> dict[str, Any]:
+        """Load the configuration again; one that does not load never replaces the running one."""
+        try:
+            config = await asyncio.get_running_loop().run_in_executor(
+                None, load_central_config, self.settings.config_path
+            )
+        except ConfigLoadFailed as exc:
+            self._config_errors = exc.errors
+            await self.db(
+                self.store.record_config_load,
+                ok=False,
+                source=str(self.settings.config_path),
+                errors=exc.errors,
+            )
+            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
+            return {"ok": False, "errors": exc.errors}
+        self.config = config
+        self._config_errors = []
+        self.scheduler.set_config(config)
+        self._configure_timers(config)
+        await self.db(
+            self.store.record_config_load, ok=True, source=str(self.settings.config_path), errors=[]
+        )
+        log.info("configuration reloaded: %s", config.summary())
+        return {"ok": True, "errors": []}
+
+    async def notify(self, connection: str, payload: dict[str, Any]) -> None:
+        await self.connections[connection].notify(payload)
+
+    def metrics(self) -> dict[str, Any]:
+        queues: dict[str, int] = {name: 0 for name in self.config.pipelines}
+        for item in self.scheduler.items.values():
+            if item.live:
+                queues[item.pipeline] = queues.get(item.pipeline, 0) + 1
+        return {
+            "queue_lengths": queues,
+            "builds_by_result": dict(self.scheduler.results_count),
+            "event_to_start_seconds": list(self.scheduler.event_to_start),
+            "build_durations": list(self.build_durations),
+            "running_builds": len(self.scheduler.orders),
+        }
+
+    def is_running(self, build_uuid: str) -> bool:
+        return build_uuid in self.scheduler.orders
+
+    def config_errors(self) -> list[dict[str, Any]]:
+        return list(self._config_errors)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def serve(settings: ServerSettings) -> int:
+    started = time.time()
+    code = asyncio.run(Server(settings).run())
+    log.debug("server ran for %.1fs", time.time() - started)
+    return code

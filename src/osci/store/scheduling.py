@@ -1,0 +1,262 @@
+"""The scheduler's transitions, each one transaction, so a crash at any moment leaves the
+store in a state a restart can resume from (nothing lost, nothing sent twice).
+
+- `event_handled`: the items an event created, and the event marked processed.
+- `item_planned`: the buildset, its waiting builds, the item active, and its `start` reports.
+- `build_done`: a build's record, dependents skipped, and when the item is over, its
+  buildset and item closed with their reports queued.
+- `item_closed`: an item leaving its queue early (no jobs, an error, dequeued, superseded).
+- `resume`: at start, builds cut off by the previous process are put back to waiting with
+  an interrupted attempt recorded, and the live items are returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from osci.model import BuildRecord
+from osci.store.base import StoreBase
+from osci.store.builds import INTERRUPTED
+from osci.store.models import AttemptRow, Build, Buildset, Event, Item, Report
+from osci.store.serialize import json_ready
+from osci.store.types import MAX_MESSAGE, clean_text, clip, utcnow
+from osci.store.validate import moment
+
+
+@dataclass
+class QueuedReport:
+    reporter: str
+    slot: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Closing:
+    """How an item ends."""
+
+    item_uuid: str
+    state: str  # completed, dequeued, superseded
+    result: str
+    message: str = ""
+    buildset_uuid: str | None = None
+
+
+@dataclass
+class LiveItem:
+    item: Item
+    event: Event | None
+    buildset: Buildset | None
+    builds: list[Build] = field(default_factory=list)
+
+
+def _item(session: Session, uuid: str) -> Item:
+    item = session.scalar(select(Item).where(Item.uuid == uuid))
+    if item is None:
+        raise LookupError(f"no item {uuid}")
+    return item
+
+
+def _queue_reports(
+    session: Session, item: Item, buildset: Buildset | None, reports: list[QueuedReport]
+) -> None:
+    for report in reports:
+        session.add(
+            Report(
+                reporter=report.reporter,
+                slot=report.slot,
+                payload=json_ready(report.payload),
+                item_id=item.id,
+                buildset_id=buildset.id if buildset else None,
+                state="pending",
+                tries=0,
+            )
+        )
+
+
+class SchedulingQueries(StoreBase):
+    def event_handled(self, event_uuid: str, outcome: str, items: list[dict[str, Any]]) -> None:
+        with self._write() as session:
+            event = session.scalar(select(Event).where(Event.uuid == event_uuid))
+            for fields in items:
+                session.add(Item(event_id=event.id if event else None, **fields))
+            if event is not None:
+                event.processed_at = utcnow()
+                event.outcome = clean_text(outcome)
+
+    def item_planned(
+        self,
+        item_uuid: str,
+        buildset_uuid: str,
+        job_graph: dict[str, Any],
+        builds: list[dict[str, Any]],
+        reports: list[QueuedReport],
+    ) -> None:
+        with self._write() as session:
+            item = _item(session, item_uuid)
+            buildset = Buildset(uuid=buildset_uuid, item_id=item.id, job_graph=json_ready(job_graph))
+            session.add(buildset)
+            session.flush()
+            for fields in builds:
+                session.add(
+                    Build(
+                        buildset_id=buildset.id,
+                        project=item.project,
+                        pipeline=item.pipeline,
+                        branch=item.branch,
+                        change=item.change,
+                        patchset=item.patchset,
+                        ref=item.ref,
+                        newrev=item.newrev,
+                        author=item.author,
+                        state="waiting",
+                        **fields,
+                    )
+                )
+            item.state = "active"
+            _queue_reports(session, item, buildset, reports)
+
+    def build_done(
+        self,
+        uuid: str,
+        record: BuildRecord | None,
+        *,
+        skipped: list[tuple[str, str, str]] = (),
+        closing: Closing | None = None,
+        reports: list[QueuedReport] = (),
+        now: datetime | None = None,
+    ) -> None:
+        """`record` None: nothing to write for the build itself (only skips/closing)."""
+        with self._write() as session:
+            if record is not None:
+                self._finish_in(session, uuid, record, now=now)
+            self._mark_done(session, skipped)
+            if closing is not None:
+                self._close_in(session, closing, reports)
+
+    def item_closed(
+        self, closing: Closing, aborted: list[tuple[str, str, str]], reports: list[QueuedReport]
+    ) -> None:
+        with self._write() as session:
+            self._mark_done(session, aborted)
+            self._close_in(session, closing, reports)
+
+    @staticmethod
+    def _mark_done(session: Session, builds: list[tuple[str, str, str]]) -> None:
+        """(uuid, result, reason): builds that end without running (SKIPPED, ABORTED)."""
+        now = utcnow()
+        for build_uuid, result, reason in builds:
+            build = session.scalar(select(Build).where(Build.uuid == build_uuid))
+            if build is None or build.state == "completed":
+                continue
+            build.state = "completed"
+            build.result = result
+            build.reason = clip(reason, MAX_MESSAGE)
+            build.end_time = now
+            build.duration = 0.0 if build.start_time is None else (now - build.start_time).total_seconds()
+
+    @staticmethod
+    def _close_in(session: Session, closing: Closing, reports: list[QueuedReport]) -> None:
+        item = _item(session, closing.item_uuid)
+        item.state = closing.state
+        item.result = closing.result
+        item.dequeue_time = utcnow()
+        item.live = False
+        buildset = None
+        if closing.buildset_uuid:
+            buildset = session.scalar(select(Buildset).where(Buildset.uuid == closing.buildset_uuid))
+            if buildset is not None:
+                buildset.result = closing.result
+                buildset.message = clean_text(closing.message) or None
+                buildset.completed = utcnow()
+        _queue_reports(session, item, buildset, reports)
+
+    def start_build_at(self, uuid: str, node: str, started: datetime) -> None:
+        with self._write() as session:
+            build = session.scalar(select(Build).where(Build.uuid == uuid))
+            if build is None:
+                raise LookupError(f"no build {uuid}")
+            build.state = "running"
+            build.node = node
+            build.attempt_start = moment("started", started)
+            if build.start_time is None:
+                build.start_time = build.attempt_start
+
+    def resume(self) -> list[LiveItem]:
+        """Interrupt what was running, then return the live items with their builds, in queue order."""
+        with self._write() as session:
+            now = utcnow()
+            for build in session.scalars(select(Build).where(Build.state == "running")):
+                number = (
+                    session.scalar(select(func.max(AttemptRow.number)).where(AttemptRow.build_id == build.id))
+                    or 0
+                ) + 1
+                session.add(
+                    AttemptRow(
+                        build_id=build.id,
+                        number=number,
+                        state="interrupted",
+                        result=None,
+                        start_time=build.attempt_start,
+                        end_time=now,
+                        reason=INTERRUPTED,
+                        node=build.node,
+                        phases=[],
+                    )
+                )
+                build.attempts_count = number
+                build.state = "waiting"
+                build.attempt_start = None
+        with self._read() as session:
+            live = []
+            items = session.scalars(
+                select(Item).where(Item.state.in_(("waiting", "active"))).order_by(Item.id)
+            )
+            for item in items:
+                event = session.get(Event, item.event_id) if item.event_id else None
+                buildset = session.scalar(
+                    select(Buildset).where(Buildset.item_id == item.id).order_by(Buildset.id.desc()).limit(1)
+                )
+                builds = (
+                    list(
+                        session.scalars(
+                            select(Build).where(Build.buildset_id == buildset.id).order_by(Build.id)
+                        )
+                    )
+                    if buildset
+                    else []
+                )
+                live.append(LiveItem(item, event, buildset, builds))
+            return live
+
+    def estimated_duration(self, project: str, job: str, samples: int = 10) -> float | None:
+        """The mean duration of the job's last successful builds in this project."""
+        with self._read() as session:
+            recent = (
+                select(Build.duration)
+                .where(Build.project == project, Build.job == job, Build.result == "SUCCESS")
+                .order_by(Build.id.desc())
+                .limit(samples)
+                .subquery()
+            )
+            return session.scalar(select(func.avg(recent.c.duration)))
+
+    def pending_report_count(self) -> int:
+        with self._read() as session:
+            return (
+                session.scalar(select(func.count()).select_from(Report).where(Report.state == "pending")) or 0
+            )
+
+
+class EventQueries(StoreBase):
+    def record_event_once(self, fields: dict[str, Any]) -> bool:
+        """Insert the event unless its uuid is known; True when it is new."""
+        with self._write() as session:
+            if session.scalar(select(Event.id).where(Event.uuid == fields["uuid"])) is not None:
+                return False
+            session.add(Event(**fields))
+            return True
