@@ -56,7 +56,9 @@ def get_buildset_with_builds(store: Store, uuid: str) -> tuple[BuildsetView, lis
         if row is None:
             raise NotFound(f"no buildset {uuid}")
         buildset, item = row
-        builds = list(session.scalars(select(Build).where(Build.buildset_id == buildset.id).order_by(Build.id)))
+        builds = list(
+            session.scalars(select(Build).where(Build.buildset_id == buildset.id).order_by(Build.id))
+        )
         return BuildsetView(buildset, item), builds
 
 

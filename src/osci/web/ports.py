@@ -1,0 +1,47 @@
+"""What the HTTP API needs from the running server: the scheduler's public face."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ServerPort(Protocol):
+    """Implemented by ``osci server``; the API never reaches past it into scheduler internals."""
+
+    def status(self) -> dict[str, Any]:
+        """The scheduler's status document: ``{"pipelines": [{"name", "manager", "queues": [...]}]}``."""
+        ...
+
+    async def enqueue(
+        self, project: str, pipeline: str, branch: str | None, ref: str | None, change: str | None
+    ) -> dict[str, Any]:
+        """Enqueue a manual event; ``{"event": uuid, ...}``. Raises ValueError for a bad request."""
+        ...
+
+    async def dequeue(
+        self,
+        item: str | None,
+        project: str | None,
+        change: str | None,
+        ref: str | None,
+        pipeline: str | None,
+    ) -> list[str]:
+        """Dequeue live items; returns their ids. Raises ValueError when nothing matches."""
+        ...
+
+    async def reload(self) -> dict[str, Any]:
+        """Reload the configuration: ``{"ok": bool, "errors": [{"file", "line", "column", "message"}]}``."""
+        ...
+
+    async def notify(self, connection: str, payload: dict[str, Any]) -> None:
+        """A post-receive hook says a repository changed. Raises KeyError for an unknown connection."""
+        ...
+
+    def metrics(self) -> dict[str, Any]:
+        """``{"queue_lengths", "builds_by_result", "event_to_start_seconds", "build_durations",
+        "running_builds"}``."""
+        ...
+
+    def is_running(self, build_uuid: str) -> bool: ...
+
+    def config_errors(self) -> list[dict[str, Any]]: ...

@@ -1,0 +1,105 @@
+"""Read-only endpoints over the store: builds, their tests, buildsets and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from osci.model import TestStatus
+from osci.store import NotFound, Store
+from osci.store.api_queries import buildset_uuids, get_buildset_with_builds, list_buildsets, recent_events
+from osci.store.builds import RESULTS
+from osci.store.models import Build
+from osci.web import serialize
+from osci.web.errors import ApiError
+from osci.web.params import Filter, Limit, Skip, ident, text
+
+router = APIRouter(prefix="/api", tags=["builds"])
+STATUSES = tuple(str(status) for status in TestStatus)
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _build(store: Store, uuid: str) -> Build:
+    build = store.get_build(ident("build", uuid))
+    if build is None:
+        raise ApiError(404, f"no build {uuid!r}")
+    return build
+
+
+def _buildset_uuid(store: Store, build: Build) -> str | None:
+    if build.buildset_id is None:
+        return None
+    return buildset_uuids(store, {build.buildset_id}).get(build.buildset_id)
+
+
+@router.get("/builds", summary="Builds matching every filter, newest first")
+def builds(
+    request: Request,
+    project: Filter = None,
+    pipeline: Filter = None,
+    job: Filter = None,
+    branch: Filter = None,
+    change: Filter = None,
+    result: Filter = None,
+    limit: Limit = 50,
+    skip: Skip = 0,
+) -> list[dict[str, Any]]:
+    filters = {"project": project, "pipeline": pipeline, "job": job, "branch": branch, "change": change}
+    filters = {name: text(name, value) for name, value in filters.items()}
+    if result is not None and result not in RESULTS:
+        raise ApiError(400, f"invalid result {result[:40]!r}: expected one of {', '.join(RESULTS)}")
+    store = _store(request)
+    rows = store.list_builds(**filters, result=result, limit=limit, skip=skip)
+    sets = buildset_uuids(store, {row.buildset_id for row in rows if row.buildset_id is not None})
+    return [serialize.build_summary(row, sets.get(row.buildset_id)) for row in rows]
+
+
+@router.get("/build/{uuid}", summary="One build with its attempts, test counts, artifacts and metrics")
+def build(request: Request, uuid: str) -> dict[str, Any]:
+    store = _store(request)
+    row = _build(store, uuid)
+    return serialize.build_detail(
+        row,
+        _buildset_uuid(store, row),
+        store.build_attempts(row.uuid),
+        store.build_artifacts(row.uuid),
+        store.build_metrics(row.uuid),
+    )
+
+
+@router.get("/build/{uuid}/tests", summary="A build's test results, failures first")
+def build_tests(request: Request, uuid: str, status: Filter = None) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise ApiError(400, f"invalid status {status[:40]!r}: expected one of {', '.join(STATUSES)}")
+    store = _store(request)
+    rows = store.build_tests(_build(store, uuid).uuid)
+    if status is not None:
+        rows = [row for row in rows if row.status == status]
+    rows.sort(key=lambda row: serialize.STATUS_ORDER.get(row.status, 9))  # stable: file order within a status
+    return [serialize.test_case(row) for row in rows]
+
+
+@router.get("/buildsets", summary="Buildsets newest first, each with its item")
+def buildsets(request: Request, limit: Limit = 50, skip: Skip = 0) -> list[dict[str, Any]]:
+    return [serialize.buildset(view) for view in list_buildsets(_store(request), limit=limit, skip=skip)]
+
+
+@router.get("/buildset/{uuid}", summary="One buildset, its item and its builds")
+def buildset(request: Request, uuid: str) -> dict[str, Any]:
+    try:
+        view, rows = get_buildset_with_builds(_store(request), ident("buildset", uuid))
+    except NotFound:
+        raise ApiError(404, f"no buildset {uuid!r}") from None
+    return {
+        **serialize.buildset(view),
+        "builds": [serialize.build_summary(row, view.buildset.uuid) for row in rows],
+    }
+
+
+@router.get("/events", summary="Recent events, newest first, with what each triggered")
+def events(request: Request, limit: Limit = 50) -> list[dict[str, Any]]:
+    return [serialize.event(row) for row in recent_events(_store(request), limit=limit)]

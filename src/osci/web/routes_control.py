@@ -1,0 +1,107 @@
+"""The scheduler's face: status and configuration errors (open), enqueue, dequeue and reload
+(admin token), and the post-receive hook's notify (open: it only asks for a poll)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from osci.store.models import Token
+from osci.web.auth import require_admin
+from osci.web.errors import ApiError
+from osci.web.ports import ServerPort
+
+log = logging.getLogger("osci.web")
+router = APIRouter(prefix="/api", tags=["control"])
+
+# Names and revisions: one line of printable text, bounded.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+class EnqueueRequest(Strict):
+    project: Name
+    pipeline: Name
+    branch: Name | None = None
+    ref: Name | None = None
+    change: Name | None = None
+
+
+class DequeueRequest(Strict):
+    item: Name | None = None
+    project: Name | None = None
+    change: Name | None = None
+    ref: Name | None = None
+    pipeline: Name | None = None
+
+
+class NotifyRequest(Strict):
+    project: Name | None = None
+
+
+def _server(request: Request) -> ServerPort:
+    return request.app.state.server
+
+
+@router.get("/status", summary="The pipelines, their queues and items, and each item's jobs")
+def status(request: Request) -> Any:
+    return jsonable_encoder(_server(request).status())
+
+
+@router.get("/config/errors", summary="Errors of the last configuration load (file, line, column, message)")
+def config_errors(request: Request) -> Any:
+    return jsonable_encoder(_server(request).config_errors())
+
+
+@router.post("/enqueue", summary="Enqueue a change or ref into a pipeline (admin token)")
+async def enqueue(
+    request: Request, body: EnqueueRequest, token: Annotated[Token, Depends(require_admin)]
+) -> Any:
+    try:
+        outcome = await _server(request).enqueue(
+            body.project, body.pipeline, body.branch, body.ref, body.change
+        )
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    log.info("token %s enqueued %s in %s", token.name, body.project, body.pipeline)
+    return jsonable_encoder(outcome)
+
+
+@router.post("/dequeue", summary="Dequeue live items by id, or by project and change or ref (admin token)")
+async def dequeue(
+    request: Request, body: DequeueRequest, token: Annotated[Token, Depends(require_admin)]
+) -> Any:
+    if not (body.item or body.project or body.change or body.ref):
+        raise ApiError(400, "say which item to dequeue: item, or project with change or ref")
+    try:
+        items = await _server(request).dequeue(body.item, body.project, body.change, body.ref, body.pipeline)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    log.info("token %s dequeued %s", token.name, ", ".join(items))
+    return {"dequeued": jsonable_encoder(items)}
+
+
+@router.post("/reload", summary="Reload the configuration (admin token)")
+async def reload(request: Request, token: Annotated[Token, Depends(require_admin)]) -> Any:
+    log.info("token %s asked for a configuration reload", token.name)
+    return jsonable_encoder(await _server(request).reload())
+
+
+@router.post(
+    "/connection/{name}/notify",
+    summary="A post-receive hook: poll this connection now",
+    status_code=202,
+)
+async def notify(request: Request, name: str, body: NotifyRequest) -> Any:
+    try:
+        await _server(request).notify(name, body.model_dump(exclude_none=True))
+    except KeyError:
+        raise ApiError(404, f"no connection named {name[:80]!r}") from None
+    return {"accepted": True}

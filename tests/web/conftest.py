@@ -1,0 +1,73 @@
+"""The API over a real SQLite store and blob folder, with a tiny real ServerPort."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fakeserver import TinyServer  # noqa: E402
+
+from osci.store import BlobStore, Store  # noqa: E402
+from osci.web.app import create_app  # noqa: E402
+
+
+@dataclass
+class Api:
+    store: Store
+    blobs: BlobStore
+    server: TinyServer
+    app: FastAPI
+    client: TestClient
+    token: str
+    data_dir: Path
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    store = Store(f"sqlite:///{tmp_path / 'osci.db'}")
+    store.migrate()
+    blobs = BlobStore(tmp_path / "blobs")
+    server = TinyServer()
+    app = create_app(store, blobs, server, log_poll_interval=0.02)
+    token = store.create_token("ops")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(store, blobs, server, app, client, token, tmp_path)
+    store.close()
+
+
+@dataclass
+class LiveServer:
+    api: Api
+    url: str
+
+
+@pytest.fixture
+def live(api: Api) -> Iterator[LiveServer]:
+    """The same app behind a real uvicorn on 127.0.0.1 (a free port), in a thread."""
+    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    ready = threading.Event()
+    for _ in range(500):
+        if server.started:
+            ready.set()
+            break
+        threading.Event().wait(0.01)
+    assert ready.is_set(), "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield LiveServer(api, f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=10)

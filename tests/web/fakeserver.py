@@ -1,0 +1,104 @@
+"""A small, real ServerPort for the API tests: in-memory queues instead of a scheduler."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+
+class TinyServer:
+    """Keeps what it is told: enqueue adds an item to the status document, dequeue removes it."""
+
+    def __init__(
+        self, pipelines: tuple[str, ...] = ("check", "gate"), connections: tuple[str, ...] = ("git",)
+    ):
+        self.pipelines = {name: [] for name in pipelines}
+        self.connections = set(connections)
+        self.notified: list[tuple[str, dict[str, Any]]] = []
+        self.running: set[str] = set()
+        self.reloads = 0
+        self.errors: list[dict[str, Any]] = []
+        self.finished: dict[str, int] = {"SUCCESS": 3, "FAILURE": 1}
+        self._ids = itertools.count(1)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pipelines": [
+                {"name": name, "manager": "independent", "queues": [{"name": name, "items": list(items)}]}
+                for name, items in self.pipelines.items()
+            ],
+            "zone": "lab",  # an extra field the API must pass through
+        }
+
+    async def enqueue(
+        self, project: str, pipeline: str, branch: str | None, ref: str | None, change: str | None
+    ) -> dict[str, Any]:
+        if pipeline not in self.pipelines:
+            raise ValueError(f"no pipeline named {pipeline!r}")
+        number = next(self._ids)
+        item = {
+            "id": f"item-{number}",
+            "project": project,
+            "branch": branch,
+            "ref": ref,
+            "change": change,
+            "enqueue_time": 1700000000.0 + number,
+            "jobs": [
+                {
+                    "name": "unit",
+                    "build": None,
+                    "result": None,
+                    "start_time": None,
+                    "elapsed": None,
+                    "estimated": 60.0,
+                }
+            ],
+        }
+        self.pipelines[pipeline].append(item)
+        return {"event": f"event-{number}", "outcome": f"enqueued into {pipeline}"}
+
+    async def dequeue(
+        self, item: str | None, project: str | None, change: str | None, ref: str | None, pipeline: str | None
+    ) -> list[str]:
+        removed: list[str] = []
+        for name, items in self.pipelines.items():
+            if pipeline is not None and name != pipeline:
+                continue
+            for entry in list(items):
+                if item is not None and entry["id"] != item:
+                    continue
+                if project is not None and entry["project"] != project:
+                    continue
+                if change is not None and entry["change"] != change:
+                    continue
+                if ref is not None and entry["ref"] != ref:
+                    continue
+                items.remove(entry)
+                removed.append(entry["id"])
+        if not removed:
+            raise ValueError("no live item matches")
+        return removed
+
+    async def reload(self) -> dict[str, Any]:
+        self.reloads += 1
+        return {"ok": not self.errors, "errors": self.errors}
+
+    async def notify(self, connection: str, payload: dict[str, Any]) -> None:
+        if connection not in self.connections:
+            raise KeyError(connection)
+        self.notified.append((connection, payload))
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "queue_lengths": {name: len(items) for name, items in self.pipelines.items()},
+            "builds_by_result": dict(self.finished),
+            "event_to_start_seconds": [0.5, 2.0, 40.0],
+            "build_durations": [12.0, 95.5],
+            "running_builds": len(self.running),
+        }
+
+    def is_running(self, build_uuid: str) -> bool:
+        return build_uuid in self.running
+
+    def config_errors(self) -> list[dict[str, Any]]:
+        return list(self.errors)
