@@ -63,3 +63,10 @@ def test_dashboard_indexes_exist(store: Store) -> None:
     assert ("processed_at",) in indexed("events")
     assert ("state",) in indexed("items")
     assert ("state", "next_try_at") in indexed("reports")
+
+
+def test_revision_helper_explains_its_usage(capsys) -> None:
+    from osci.store.migrate import main
+
+    assert main([]) == 2
+    assert "usage: python -m osci.store.migrate revision" in capsys.readouterr().err

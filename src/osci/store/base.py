@@ -9,7 +9,6 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from osci.store import migrate as _migrate
 from osci.store.engine import WRITE_OPTION, make_engine, parse_url
 from osci.store.errors import StoreError
 
@@ -56,16 +55,22 @@ class StoreBase:
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest revision shipped with osci."""
+        from osci.store import migrate  # imported late: `python -m osci.store.migrate` stays clean
+
         with self._translate_errors():
-            _migrate.upgrade(self.engine)
+            migrate.upgrade(self.engine)
 
     def schema_revision(self) -> str | None:
         """The migration the database is at (None for an empty database)."""
+        from osci.store import migrate
+
         with self._translate_errors():
-            return _migrate.current_revision(self.engine)
+            return migrate.current_revision(self.engine)
 
     def needs_migration(self) -> bool:
-        return self.schema_revision() != _migrate.head_revision()
+        from osci.store import migrate
+
+        return self.schema_revision() != migrate.head_revision()
 
     def table_names(self) -> list[str]:
         with self._translate_errors():
