@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -41,6 +41,14 @@ class StoreBase:
     def _write(self) -> Iterator[Session]:
         with self._translate_errors(), self._writer() as session, session.begin():
             yield session
+
+    def read_session(self) -> AbstractContextManager[Session]:
+        """A short read transaction, for query modules that extend the store."""
+        return self._read()
+
+    def write_session(self) -> AbstractContextManager[Session]:
+        """A short write transaction (takes SQLite's write lock at once), committed on exit."""
+        return self._write()
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:

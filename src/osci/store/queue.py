@@ -67,12 +67,21 @@ class QueueQueries(StoreBase):
             payload=json_ready(payload or {}),
             received_at=moment("received_at", received_at),
         )
-        with self._write() as session:
-            if uuid is not None:
+        try:
+            with self._write() as session:
+                if uuid is not None:
+                    existing = session.scalar(select(Event).where(Event.uuid == uuid))
+                    if existing is not None:
+                        return existing
+                session.add(event)
+        except StoreError:
+            if uuid is None:
+                raise
+            with self._read() as session:  # another process recorded it between our check and insert
                 existing = session.scalar(select(Event).where(Event.uuid == uuid))
-                if existing is not None:
-                    return existing
-            session.add(event)
+            if existing is None:
+                raise
+            return existing
         return event
 
     def get_event(self, event_id: int) -> Event:
