@@ -311,3 +311,25 @@ def test_terminal_output_uses_rich_and_ends_with_the_summary(suite: Path) -> Non
     lines = [line for line in plain.splitlines() if line.strip()]
     assert lines[-1].strip() == "1 passed, 1 failed, 2 skipped"
     assert "FAIL" in plain and "b_fail.sh" in plain and "something broke" in plain
+
+
+def test_sigterm_kills_running_tests_and_exits(suite: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    write_test(suite, "hang.sh", f"sleep 60 &\necho $! > {pidfile}\nwait\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "osci", "test", str(suite)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(1000):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        select.select([], [], [], 0.01)
+    child = int(pidfile.read_text())
+    assert pid_alive(child)
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert "interrupted; the running tests were killed" in err
+    assert not pid_alive(child)

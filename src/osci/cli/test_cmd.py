@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 import types
 
@@ -135,13 +136,14 @@ def test_command(
         click.echo(f"osci test: no executable files under {', '.join(paths)}", err=True)
 
     reporter = _reporter(repeat)
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: kill the tests, then leave
     try:
         results, summary = run_droptests(tests, options, reporter)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if hasattr(reporter, "close"):
             reporter.close()
         click.echo("osci test: interrupted; the running tests were killed", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
     try:
         if junit_file:
             write_junit_report(junit_file, results)
@@ -153,6 +155,16 @@ def test_command(
         sys.exit(2)
     reporter.finish(results, summary)
     sys.exit(0 if summary.ok else 1)
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def _reporter(repeat: int):  # -> PlainReporter | RichReporter
