@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -56,13 +57,13 @@ def build_log(request: Request, uuid: str, follow: bool = Query(False)) -> objec
 
 def _still_going(store: Store, server: ServerPort, uuid: str):
     """Running now, or waiting to start (checked in the store every few seconds)."""
-    checked = {"at": 0.0, "waiting": False}
+    checked: dict[str, Any] = {"at": None, "waiting": False}
 
     def going() -> bool:
         if server.is_running(uuid):
             return True
         now = time.monotonic()
-        if now - checked["at"] >= WAITING_RECHECK:
+        if checked["at"] is None or now - checked["at"] >= WAITING_RECHECK:
             build = store.get_build(uuid)
             checked.update(at=now, waiting=build is not None and build.state == "waiting")
         return checked["waiting"]
