@@ -256,3 +256,47 @@ def test_url_credentials_never_logged(context, tmp_path, caplog) -> None:
 def test_config_errors(config: dict, message: str, context) -> None:
     with pytest.raises(ConnectionConfigError, match=message):
         GitConnection("local", config, context)
+
+
+def test_new_branch_with_a_whole_history_has_unknown_files(
+    upstream: Upstream, context, tmp_path, monkeypatch
+) -> None:
+    from osci.connections.git import repos
+
+    monkeypatch.setattr(repos, "NEW_BRANCH_COMMITS", 1)
+
+    async def scenario() -> None:
+        emit = Recorder()
+        conn = await started(make(context, tmp_path), emit)
+        git("checkout", "--quiet", "--orphan", "imported", cwd=upstream.work)
+        upstream.commit({"old1": "1\n"})
+        upstream.commit({"old2": "2\n"})
+        upstream.push("imported")
+        await conn.poll()
+        await conn.stop()
+        [event] = emit.events
+        assert (event.branch, event.files) == ("imported", None)
+
+    asyncio.run(scenario())
+
+
+def test_new_branch_with_a_merge_counts_the_merge_diff(upstream: Upstream, context, tmp_path) -> None:
+    async def scenario() -> None:
+        emit = Recorder()
+        conn = await started(make(context, tmp_path), emit)
+        git("checkout", "--quiet", "-b", "side", cwd=upstream.work)
+        upstream.commit({"side.txt": "s\n"})
+        upstream.push("side")
+        await conn.poll()
+        git("checkout", "--quiet", "-b", "merged", "main", cwd=upstream.work)
+        upstream.commit({"main.txt": "m\n"})
+        git("merge", "--quiet", "--no-edit", "side", cwd=upstream.work)
+        upstream.push("merged")
+        await conn.poll()
+        await conn.stop()
+        side, created = emit.events
+        assert (side.branch, created.branch) == ("side", "merged")
+        # a merge counts with its diff against its first parent: it brings side.txt to this line
+        assert sorted(created.files) == ["main.txt", "side.txt"]
+
+    asyncio.run(scenario())

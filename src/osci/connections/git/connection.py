@@ -31,6 +31,8 @@ IGNORED_KEYS = ("name", "driver")  # tolerated if the server passes the whole ob
 
 def parse_config(name: str, config: dict[str, Any]) -> tuple[str, float, list[str] | None]:
     """(baseurl, poll interval, projects or None) from a connection's settings."""
+    if not repos.safe_project(name) or "/" in name:
+        raise ConnectionConfigError(f"connection name {name!r} cannot name a folder")
     for key in config:
         if key not in CONFIG_KEYS and key not in IGNORED_KEYS:
             raise ConnectionConfigError(

@@ -8,6 +8,8 @@ from pathlib import Path
 from osci.connections.git.gitcmd import GitError, git, nul_split
 from osci.connections.git.refs import HEADS, RefChange
 
+NEW_BRANCH_COMMITS = 1000  # beyond this a new branch's files are "unknown" (None)
+
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 
 
@@ -55,17 +57,28 @@ async def author(repo: Path, commit: str) -> str | None:
 
 async def tip_files(repo: Path, commit: str) -> list[str]:
     out = await git(
-        "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", commit, cwd=repo, timeout=60
+        "diff-tree",
+        "--no-commit-id",
+        "--name-only",
+        "-r",
+        "-z",
+        "--root",
+        "--diff-merges=first-parent",
+        commit,
+        cwd=repo,
+        timeout=60,
     )
     return nul_split(out)
 
 
-async def changed_files(repo: Path, change: RefChange, refs: dict[str, str]) -> list[str]:
+async def changed_files(repo: Path, change: RefChange, refs: dict[str, str]) -> list[str] | None:
     """The files a branch update changed, as git sees them.
 
     An update: `git diff --name-only oldrev newrev`. A deletion: none. A new branch: the files
-    of the commits on it that no other branch has; when it adds no commit of its own (a branch
-    made at an existing commit), the tip commit's files, so that jobs with `files` still run.
+    of the commits on it that no other branch has (a merge by its diff against its first
+    parent); when it adds no commit of its own (a branch
+    made at an existing commit), the tip commit's files, so that jobs with `files` still run;
+    past NEW_BRANCH_COMMITS commits (a whole history pushed at once), None: unknown.
     """
     if change.deleted:
         return []
@@ -78,9 +91,23 @@ async def changed_files(repo: Path, change: RefChange, refs: dict[str, str]) -> 
         except GitError:
             # oldrev is gone (forced push, then gc): fall back to the tip commit.
             return await tip_files(repo, change.newrev)
-    others = [sha for ref, sha in refs.items() if ref.startswith(HEADS) and ref != change.ref]
-    args = ["log", "--format=", "--name-only", "-z", change.newrev]
-    if others:
-        args += ["--not", *sorted(set(others))]
-    files = nul_split(await git(*args, "--", cwd=repo, timeout=120))
+    others = sorted({sha for ref, sha in refs.items() if ref.startswith(HEADS) and ref != change.ref})
+    exclude = ["--not", *others] if others else []
+    count = int(
+        (await git("rev-list", "--count", change.newrev, *exclude, "--", cwd=repo, timeout=120)).strip() or 0
+    )
+    if count > NEW_BRANCH_COMMITS:
+        return None  # a whole imported history: unknown, so every job runs
+    if count == 0:
+        return await tip_files(repo, change.newrev)
+    log_args = [
+        "log",
+        "--format=",
+        "--name-only",
+        "-z",
+        "--diff-merges=first-parent",
+        change.newrev,
+        *exclude,
+    ]
+    files = nul_split(await git(*log_args, "--", cwd=repo, timeout=120))
     return files or await tip_files(repo, change.newrev)
