@@ -141,21 +141,28 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert "not a git repository" in result.output
 
 
-def test_python_fallback_without_curl(upstream: Upstream, tmp_path: Path) -> None:
-    """With no curl on PATH, the hook posts with python3's urllib."""
+ODD = 'it\'s "odd" $(touch pwned)/wé'
+
+
+@pytest.mark.parametrize("with_curl", [True, False])
+def test_hook_posts_with_curl_or_python(upstream: Upstream, tmp_path: Path, with_curl: bool) -> None:
+    """With no curl on PATH the hook posts with python3's urllib; odd project names survive quoting."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for tool in ("sh", "dirname", "cat"):
+    for tool in ("sh", "dirname", "cat", *(["curl"] if with_curl else [])):
         (bindir / tool).symlink_to(shutil.which(tool))
     (bindir / "python3").symlink_to(os.path.realpath(sys.executable))  # a real binary, not a shim
     with RecordingServer() as server:
-        install(upstream.bare, server.url, "--project", "acme/widget")
+        install(upstream.bare, server.url, "--project", ODD)
         done = subprocess.run(
             [str(upstream.bare / "hooks" / "post-receive")],
             input=b"a b refs/heads/main\n",
             env={"PATH": str(bindir), "HOME": os.environ.get("HOME", "/")},
+            cwd=tmp_path,
             capture_output=True,
         )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
     [request] = server.requests
-    assert json.loads(request.body) == {"project": "acme/widget"}
+    assert json.loads(request.body) == {"project": ODD}
+    assert not (tmp_path / "pwned").exists()
