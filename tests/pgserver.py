@@ -11,6 +11,7 @@ Plain module, not a conftest: a conftest makes a session fixture of :func:`postg
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import itertools
 import os
@@ -51,6 +52,16 @@ def _bin_dir() -> Path:
     if not (bindir / "postgres").is_file():
         raise PostgresUnavailable(f"no postgres binary in {bindir}")
     return bindir
+
+
+def _die_with_parent() -> None:
+    """Runs in the server's child process: if the test process is killed (even with SIGKILL),
+    the kernel sends PostgreSQL SIGQUIT (immediate shutdown) instead of leaving it running."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG; set after the switch to the server's user
+    except (OSError, AttributeError):  # not Linux: the context manager still stops it
+        pass
 
 
 def _free_port() -> int:
@@ -130,6 +141,7 @@ class PostgresServer:
                 env=env,
                 cwd=self.base,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
                 **self._run_as,  # type: ignore[arg-type]
             )
         self._wait_ready()

@@ -86,3 +86,9 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
