@@ -25,8 +25,8 @@ def marker_env(marker: str) -> dict[str, str]:
     return {MARKER_VAR: marker}
 
 
-def _pids_with_marker(marker: str) -> list[int]:
-    needle = f"{MARKER_VAR}={marker}".encode()
+def _pids_with_marker(marker: str, variable: str = MARKER_VAR) -> list[int]:
+    needle = f"{variable}={marker}".encode()
     me = os.getpid()
     found: list[int] = []
     try:
@@ -131,3 +131,20 @@ def _group_alive(pgid: int) -> bool:
         if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
             return True
     return False
+
+
+def kill_by_variable(variable: str, value: str) -> int:
+    """SIGKILL every process whose environment has `variable=value`; returns how many.
+
+    Used after a crash: a restarted server kills what the interrupted builds left running
+    (their steps carry `OSCI_BUILD=<uuid>`), since the old process can no longer do it.
+    """
+    killed = 0
+    for _ in range(50):
+        pids = _pids_with_marker(value, variable)
+        if not pids:
+            break
+        _signal_pids(pids, signal.SIGKILL)
+        killed += len(pids)
+        time.sleep(0.01)
+    return killed

@@ -389,6 +389,7 @@ class Scheduler:
     def _close_state(
         self, item: ItemState, result: Result | str, message: str, slot: str
     ) -> list[QueuedReport]:
+        item.buildset_uuid = item.buildset_uuid or uuidlib.uuid4().hex
         item.state = st.COMPLETED
         item.result = str(result)
         item.message = message

@@ -18,6 +18,7 @@ from typing import Any
 
 from osci.config import Config, ConfigErrors, discover_config_files, load_config
 from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, load_driver
+from osci.executor.proctree import kill_by_variable
 from osci.merger import repos
 from osci.model import Event
 from osci.nodes.local import LocalSlots
@@ -174,6 +175,7 @@ class Server:
         )
         self.scheduler.on_build_done = lambda record: self.build_durations.append(record.duration)
         self.outbox = Outbox(self.store, lambda: self.connections, self.db)
+        await self._kill_leftovers()
         await self.scheduler.start()
         self.outbox.start()
         for connection in self.connections.values():
@@ -212,6 +214,15 @@ class Server:
             loop.add_signal_handler(signal.SIGINT, self.stop)
             loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
 
+    async def _kill_leftovers(self) -> None:
+        """Builds cut off by a crash may have left processes behind; they die before the rerun."""
+        for build in await self.db(self.store.interrupted_builds):
+            killed = await asyncio.get_running_loop().run_in_executor(
+                None, kill_by_variable, "OSCI_BUILD", build.uuid
+            )
+            if killed:
+                log.warning("killed %d process(es) left by interrupted build %s", killed, build.uuid)
+
     async def _bootstrap_token(self) -> None:
         tokens = await self.db(self.store.list_tokens)
         if tokens:
@@ -236,6 +247,9 @@ class Server:
         for name, definition in config.connections.items():
             driver = load_driver(definition.driver or "")
             made[name] = driver(name, dict(definition.data), context)
+        uses_timer = any("timer" in p.triggers for p in config.pipelines.values())
+        if uses_timer and "timer" not in made:
+            made["timer"] = load_driver("timer")("timer", {}, context)  # the built-in timer
         return made
 
     def _configure_timers(self, config: Config) -> None:

@@ -169,10 +169,15 @@ class SchedulingQueries(StoreBase):
         buildset = None
         if closing.buildset_uuid:
             buildset = session.scalar(select(Buildset).where(Buildset.uuid == closing.buildset_uuid))
-            if buildset is not None:
-                buildset.result = closing.result
-                buildset.message = clean_text(closing.message) or None
-                buildset.completed = utcnow()
+            if buildset is None:
+                # An item that ended before it had jobs (no jobs, a configuration error): its
+                # buildset records why, so the API and dashboard can show it.
+                buildset = Buildset(uuid=closing.buildset_uuid, item_id=item.id, job_graph={})
+                session.add(buildset)
+            buildset.result = closing.result
+            buildset.message = clean_text(closing.message) or None
+            buildset.completed = utcnow()
+            session.flush()
         _queue_reports(session, item, buildset, reports)
 
     def start_build_at(self, uuid: str, node: str, started: datetime) -> None:
