@@ -70,3 +70,17 @@ def test_revision_helper_explains_its_usage(capsys) -> None:
 
     assert main([]) == 2
     assert "usage: python -m osci.store.migrate revision" in capsys.readouterr().err
+
+
+def test_downgrade_to_nothing_and_back(db_url: str) -> None:
+    from alembic import command
+
+    from osci.store.migrate import alembic_config
+
+    with Store(db_url) as store:
+        store.migrate()
+        command.downgrade(alembic_config(store.engine), "base")
+        assert set(store.table_names()) <= {"alembic_version"}
+        assert store.schema_revision() is None
+        store.migrate()
+        assert set(store.table_names()) == EXPECTED_TABLES
