@@ -1,7 +1,7 @@
 """Run drop-in test processes, N at a time, with as little work per test as possible.
 
 One thread and one `poll()` over the pidfds of at most N children. Per test, on the
-normal path: one vfork-based spawn into its own session, one wake-up when it exits,
+normal path: one `posix_spawn` into its own session (see `droptest_spawn`), one wake-up when it exits,
 one `killpg` of its group (before reaping, so the zombie leader keeps the group id
 from being reused), one `waitpid`, one `fstat` of its output file. Output goes to an
 unlinked temporary file, never through a pipe, so there is nothing to read while
@@ -20,7 +20,6 @@ import fcntl
 import os
 import select
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from osci.executor.droptest_spawn import Child, Spawner
 from osci.executor.proctree import MARKER_VAR, kill_tree
 
 TAIL_BYTES = 64 * 1024
@@ -86,7 +86,7 @@ class Outcome:
 @dataclass
 class _Running:
     job: Job
-    process: subprocess.Popen
+    child: Child
     outfd: int
     marker: str
     start: float
@@ -97,7 +97,13 @@ class _Running:
 class Runner:
     """Runs jobs `jobs` at a time and reports each outcome through `on_done` as it ends."""
 
-    def __init__(self, jobs: int = 1, tail_bytes: int = TAIL_BYTES, kill_grace: float = KILL_GRACE) -> None:
+    def __init__(
+        self,
+        jobs: int = 1,
+        tail_bytes: int = TAIL_BYTES,
+        kill_grace: float = KILL_GRACE,
+        fast_spawn: bool = True,
+    ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
@@ -110,12 +116,14 @@ class Runner:
         self._tmpdir = tempfile.gettempdir()
         self._free_outputs: list[int] = []
         self._seq = 0
+        self._spawner = Spawner(fast_spawn)
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         pending = deque(jobs)
         running: dict[int, _Running] = {}  # pid -> run
         killing: list[_Running] = []
         waiter = _ExitWaiter()
+        self._spawner.__enter__()
         try:
             while pending or running or killing:
                 while pending and len(running) + len(killing) < self.jobs:
@@ -124,8 +132,8 @@ class Runner:
                     if isinstance(started, Outcome):
                         on_done(job, started)
                         continue
-                    running[started.process.pid] = started
-                    waiter.add(started.process.pid)
+                    running[started.child.pid] = started
+                    waiter.add(started.child.pid)
                 if not running and not killing:
                     continue
                 for pid in waiter.wait(self._wait_seconds(running, killing)):
@@ -144,6 +152,7 @@ class Runner:
                     killing.remove(entry)
                     on_done(entry.job, self._finish(entry, entry.deadline, timed_out=True))
         finally:
+            self._spawner.__exit__()
             waiter.close()
             self._abandon(list(running.values()) + killing)
             self._sweep()
@@ -165,30 +174,20 @@ class Runner:
         env.update(job.env)
         env[MARKER_VAR] = marker
         outfd = self._output_file()
+        cwd = os.path.dirname(job.path) or "."
         start = time.monotonic()
         try:
-            process = self._spawn([job.path], job, env, outfd)
+            child = self._spawner.spawn([job.path], cwd, env, outfd)
         except OSError as exc:
             if exc.errno != errno.ENOEXEC:
                 os.close(outfd)
                 return Outcome(None, time.monotonic() - start, start_error=_start_error(exc))
             try:  # no #! line: run it with sh, as a shell does
-                process = self._spawn(["/bin/sh", job.path], job, env, outfd)
+                child = self._spawner.spawn(["/bin/sh", job.path], cwd, env, outfd)
             except OSError as exc2:
                 os.close(outfd)
                 return Outcome(None, time.monotonic() - start, start_error=_start_error(exc2))
-        return _Running(job, process, outfd, marker, start, start + job.timeout)
-
-    def _spawn(self, argv: list[str], job: Job, env: dict[str, str], outfd: int) -> subprocess.Popen:
-        return subprocess.Popen(
-            argv,
-            cwd=os.path.dirname(job.path) or ".",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=outfd,
-            stderr=outfd,
-            start_new_session=True,  # its own session and process group: pgid == pid
-        )
+        return _Running(job, child, outfd, marker, start, start + job.timeout)
 
     def _output_file(self) -> int:
         """A file for one test's output: a free one from an earlier test, emptied, or a new one.
@@ -204,14 +203,17 @@ class Runner:
             return fd
         fd, name = tempfile.mkstemp(prefix="osci-test-", dir=self._tmpdir)
         os.unlink(name)
+        if fd < 3:  # osci was started with stdout or stderr closed: keep 0-2 free for the child
+            fd, old = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), fd
+            os.close(old)
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
         return fd
 
     def _finish(self, entry: _Running, end: float, timed_out: bool) -> Outcome:
-        pid = entry.process.pid
+        pid = entry.child.pid
         _killpg(pid, signal.SIGKILL)  # whatever it left in its group
-        returncode = entry.process.wait()
+        returncode = entry.child.reap()
         size, tail = self._tail(entry.outfd)
         if timed_out:
             os.close(entry.outfd)  # something it started may still hold the file: never reuse it
@@ -231,10 +233,10 @@ class Runner:
         """Interrupted (Ctrl-C, an error in a callback): kill and reap what still runs."""
         for entry in entries:
             if entry.killer is None:
-                kill_tree(entry.process.pid, entry.marker, grace=0.5)
+                kill_tree(entry.child.pid, entry.marker, grace=0.5)
             else:
                 entry.killer.join()
-            entry.process.wait()
+            entry.child.reap()
             os.close(entry.outfd)
 
     def _sweep(self) -> None:

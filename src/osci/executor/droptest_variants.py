@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 Variant = dict[str, str]
 
@@ -45,6 +47,8 @@ def load_variants(path: str) -> list[Variant]:
 
 
 def parse_variants(text: str, path: str = "<variants>") -> list[Variant]:
+    import yaml  # here, not at the top: `osci test` without --variants starts faster
+
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -82,7 +86,7 @@ def _matrix(root: yaml.MappingNode, path: str) -> list[Variant]:
     seen: set[str] = set()
     for key_node, value_node in root.value:
         key = _key(key_node, path, seen)
-        if isinstance(value_node, yaml.SequenceNode):
+        if value_node.id == "sequence":
             if not value_node.value:
                 raise VariantsError(
                     f"{_where(path, value_node)}: parameter {key} has an empty list of values"
@@ -105,7 +109,7 @@ def _explicit(root: yaml.SequenceNode, path: str) -> list[Variant]:
     variants: list[Variant] = []
     labels: dict[str, int] = {}
     for item in root.value:
-        if not isinstance(item, yaml.MappingNode):
+        if item.id != "mapping":
             raise VariantsError(
                 f"{_where(path, item)}: each combination must be a mapping such as {{A: 1, B: x}}"
             )
@@ -126,8 +130,8 @@ def _explicit(root: yaml.SequenceNode, path: str) -> list[Variant]:
 
 
 def _key(node: yaml.Node, path: str, seen: set[str]) -> str:
-    if not isinstance(node, yaml.ScalarNode) or not _ENV_NAME.match(str(node.value)):
-        shown = node.value if isinstance(node, yaml.ScalarNode) else "a " + node.id
+    if node.id != "scalar" or not _ENV_NAME.match(str(node.value)):
+        shown = node.value if node.id == "scalar" else "a " + node.id
         raise VariantsError(
             f"{_where(path, node)}: parameter name {shown!r} is not a valid environment variable name "
             "(letters, digits and _, not starting with a digit)"
@@ -142,7 +146,7 @@ def _key(node: yaml.Node, path: str, seen: set[str]) -> str:
 
 
 def _scalar(node: yaml.Node, path: str, key: str) -> str:
-    if not isinstance(node, yaml.ScalarNode):
+    if node.id != "scalar":
         raise VariantsError(
             f"{_where(path, node)}: the value of {key} must be a plain value, not a {node.id}"
         )

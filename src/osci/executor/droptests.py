@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from osci.executor.droptest_discover import DiscoveryError, DropTest, discover
 from osci.executor.droptest_header import HeaderError, parse_duration
 from osci.executor.droptest_runner import Job, Outcome, Runner
 from osci.executor.droptest_variants import Variant, VariantsError, load_variants, variant_label
-from osci.model import TestCase, TestStatus
+
+if TYPE_CHECKING:
+    from osci.model import TestCase
 
 __all__ = [
     "DiscoveryError",
@@ -123,6 +126,8 @@ class DropTestResult:
         }
 
     def to_test_case(self) -> TestCase:
+        from osci.model import TestCase, TestStatus  # only for JUnit reports: keep start-up light
+
         status = {PASSED: TestStatus.PASSED, SKIPPED: TestStatus.SKIPPED}.get(self.status, TestStatus.FAILED)
         directory, base = os.path.split(self.path)
         suffix = self.name[len(self.path) :]  # the variant, if any
