@@ -18,6 +18,7 @@ VERBS: dict[str, str] = {
     "stress": "osci.cli.deploy:stress_command",
     "server": "osci.cli.server_cmd:server_command",
     "hook": "osci.cli.hook_cmd:hook_group",
+    "quickstart": "osci.quickstart.run:quickstart_command",
 }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from osci.connections.base import Connection, ReportError
+from osci.connections.base import Connection, ConnectionConfigError, ReportError
 from osci.model import Report
 
 log = logging.getLogger("osci.reporters")
@@ -75,6 +75,11 @@ class Outbox:
             await connection.report(report, options)
         except ReportError as exc:
             await self._retry(row, str(exc))
+        except (
+            ConnectionConfigError
+        ) as exc:  # the pipeline's reporter options are wrong: retrying cannot help
+            await self.db(self.store.mark_report_failed, row.id, str(exc), None)
+            log.error("report %s via %s cannot be sent: %s", row.id, row.reporter, exc)
         except Exception as exc:  # a driver bug must not stop other reports
             log.exception("report %s via %s failed", row.id, row.reporter)
             await self._retry(row, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,1 @@
+"""`osci quickstart`: an example repository, a configuration and a running server, in one command."""
