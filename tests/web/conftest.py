@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -34,10 +35,21 @@ class Api:
         return {"Authorization": f"Bearer {token or self.token}"}
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    store = Store(f"sqlite:///{tmp_path / 'osci.db'}")
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test: migrating every time would be slow."""
+    path = tmp_path_factory.mktemp("template") / "osci.db"
+    store = Store(f"sqlite:///{path}")
     store.migrate()
+    store.close()
+    return path
+
+
+@pytest.fixture
+def api(tmp_path: Path, migrated_db: Path) -> Iterator[Api]:
+    shutil.copyfile(migrated_db, tmp_path / "osci.db")
+    store = Store(f"sqlite:///{tmp_path / 'osci.db'}")
+    assert not store.needs_migration()
     blobs = BlobStore(tmp_path / "blobs")
     server = TinyServer()
     app = create_app(store, blobs, server, log_poll_interval=0.02)

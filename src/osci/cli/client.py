@@ -340,9 +340,12 @@ def enqueue_command(ctx: Ctx, **body: Any) -> None:
     if ctx.as_json:
         ctx.dump(answer)
         return
-    outcome = f": {safe(answer['outcome'])}" if isinstance(answer, dict) and answer.get("outcome") else ""
-    event = answer.get("event") if isinstance(answer, dict) else None
-    ctx.line(f"enqueued (event {safe(event)}){outcome}")
+    answer = answer if isinstance(answer, dict) else {}
+    details = [f"event {safe(answer.get('event'))}"]
+    if answer.get("newrev"):
+        details.append(f"at {safe(answer['newrev'])[:12]}")
+    outcome = f": {safe(answer['outcome'])}" if answer.get("outcome") else ""
+    ctx.line(f"enqueued ({', '.join(details)}){outcome}")
 
 
 @click.command("dequeue")

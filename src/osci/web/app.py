@@ -48,7 +48,7 @@ def create_app(
     app.include_router(routes_logs.router)
 
     @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
-    def prometheus() -> Response:
+    async def prometheus() -> Response:  # async: server.metrics() runs in the event loop
         return Response(metrics.render(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

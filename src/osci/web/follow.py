@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 CHUNK = 64 * 1024
@@ -21,17 +21,17 @@ def sse_data(line: str, event: str | None = None) -> str:
 
 async def follow_log(
     path: Path,
-    still_going: Callable[[], bool],
-    finished: Callable[[], dict],
+    still_going: Callable[[], Awaitable[bool]],
+    finished: Callable[[], Awaitable[dict]],
     poll: float = 0.5,
 ) -> AsyncIterator[str]:
     """Yield SSE messages for each line of `path` until `still_going()` is false and all is read.
 
-    `still_going` is asked before reading, so every line written before the build ended is sent."""
+    `still_going` is awaited before reading, so every line written before the build ended is sent."""
     offset, partial = 0, b""
     quiet_since = time.monotonic()
     while True:
-        going = still_going()
+        going = await still_going()
         chunk = await asyncio.to_thread(_read, path, offset)
         if chunk:
             offset += len(chunk)
@@ -43,7 +43,7 @@ async def follow_log(
         if not going:
             if partial:
                 yield sse_data(partial.decode("utf-8", errors="replace"))
-            yield sse_data(json.dumps(finished()), event="end")
+            yield sse_data(json.dumps(await finished()), event="end")
             return
         if time.monotonic() - quiet_since > KEEPALIVE:
             yield ": keepalive\n\n"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from osci.store.models import Token
 from osci.web.auth import require_admin
@@ -20,10 +20,12 @@ router = APIRouter(prefix="/api", tags=["control"])
 
 # Names and revisions: one line of printable text, bounded.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# A change number may come as a JSON integer (Gerrit's are): kept as text.
+Change = Annotated[Name | int, AfterValidator(str)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class EnqueueRequest(Strict):
@@ -31,13 +33,13 @@ class EnqueueRequest(Strict):
     pipeline: Name
     branch: Name | None = None
     ref: Name | None = None
-    change: Name | None = None
+    change: Change | None = None
 
 
 class DequeueRequest(Strict):
     item: Name | None = None
     project: Name | None = None
-    change: Name | None = None
+    change: Change | None = None
     ref: Name | None = None
     pipeline: Name | None = None
 
@@ -51,12 +53,14 @@ def _server(request: Request) -> ServerPort:
 
 
 @router.get("/status", summary="The pipelines, their queues and items, and each item's jobs")
-def status(request: Request) -> Any:
+async def status(request: Request) -> Any:
+    # async on purpose: the server's sync methods read scheduler state owned by the event loop,
+    # so they are called from the loop, never from FastAPI's worker threads.
     return jsonable_encoder(_server(request).status())
 
 
 @router.get("/config/errors", summary="Errors of the last configuration load (file, line, column, message)")
-def config_errors(request: Request) -> Any:
+async def config_errors(request: Request) -> Any:
     return jsonable_encoder(_server(request).config_errors())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -55,25 +57,26 @@ def build_log(request: Request, uuid: str, follow: bool = Query(False)) -> objec
     )
 
 
-def _still_going(store: Store, server: ServerPort, uuid: str):
-    """Running now, or waiting to start (checked in the store every few seconds)."""
+def _still_going(store: Store, server: ServerPort, uuid: str) -> Callable[[], Awaitable[bool]]:
+    """Running now (asked in the event loop, which owns the scheduler's state), or waiting to
+    start (read from the store in a worker thread, every few seconds)."""
     checked: dict[str, Any] = {"at": None, "waiting": False}
 
-    def going() -> bool:
+    async def going() -> bool:
         if server.is_running(uuid):
             return True
         now = time.monotonic()
         if checked["at"] is None or now - checked["at"] >= WAITING_RECHECK:
-            build = store.get_build(uuid)
+            build = await asyncio.to_thread(store.get_build, uuid)
             checked.update(at=now, waiting=build is not None and build.state == "waiting")
         return checked["waiting"]
 
     return going
 
 
-def _finished(store: Store, uuid: str):
-    def finished() -> dict:
-        build = store.get_build(uuid)
+def _finished(store: Store, uuid: str) -> Callable[[], Awaitable[dict]]:
+    async def finished() -> dict:
+        build = await asyncio.to_thread(store.get_build, uuid)
         if build is None:
             return {"uuid": uuid, "state": None, "result": None}
         return {"uuid": uuid, "state": build.state, "result": build.result}
