@@ -93,6 +93,13 @@ def build_folder_redirect(uuid: str) -> RedirectResponse:
 def build_file(request: Request, uuid: str, path: str) -> object:
     blobs: BlobStore = request.app.state.blobs
     base = _build_dir(blobs, uuid)
+    try:
+        return _serve(blobs, base, uuid, path)
+    except OSError:  # a name too long, a file gone meanwhile, a folder we may not read
+        raise ApiError(404, "no such file") from None
+
+
+def _serve(blobs: BlobStore, base: Path, uuid: str, path: str) -> object:
     if not base.is_dir():
         raise ApiError(404, f"no logs for build {uuid[:80]!r}")
     base = base.resolve()
