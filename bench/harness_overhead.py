@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,23 +40,27 @@ def make_tests(directory: str, count: int) -> None:
         os.chmod(path, 0o755)
 
 
-def timed(argv: list[str], expect: set[int]) -> float:
+def timed(argv: list[str], expect: set[int]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and everything it started)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     completed = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode not in expect:
         raise SystemExit(f"{argv[0]} exited {completed.returncode}: {completed.stderr.decode()[-500:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def best_of(rounds: int, argv: list[str], expect: set[int]) -> float:
-    return min(timed(argv, expect) for _ in range(rounds))
+    return min(timed(argv, expect)[0] for _ in range(rounds))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     count = args.tests
     osci = osci_command()
@@ -63,15 +68,18 @@ def main() -> None:
         make_tests(directory, count)
         shell = ["sh", "-c", f'for f in {directory}/*; do "$f" >/dev/null 2>&1; done']
         timed(shell, {0, 1})  # warm the page cache
-        results = {"shell": [], "osci_j1": [], "osci_j2": []}
+        results: dict[str, list[tuple[float, float]]] = {"shell": [], "osci_j1": [], "osci_j2": []}
         # Interleave the rounds so that a noisy moment hurts all three alike.
         for _ in range(args.rounds):
             results["shell"].append(timed(shell, {0, 1}))
             results["osci_j1"].append(timed([*osci, "test", "-j1", directory], {1}))
             results["osci_j2"].append(timed([*osci, "test", "-j2", directory], {1}))
         startup = best_of(args.rounds, [*osci, "test", "-h"], {0})
-    shell_s, j1_s, j2_s = (min(results[key]) for key in ("shell", "osci_j1", "osci_j2"))
+    shell_s, j1_s, j2_s = (min(wall for wall, _ in results[key]) for key in ("shell", "osci_j1", "osci_j2"))
+    shell_cpu, j1_cpu = (min(cpu for _, cpu in results[key]) for key in ("shell", "osci_j1"))
     overhead_ms = (j1_s - shell_s) / count * 1000
+    # CPU time hardly depends on what else the machine is doing: a steadier second opinion.
+    overhead_cpu_ms = (j1_cpu - shell_cpu) / count * 1000
     speedup = j1_s / j2_s
     figures = {
         "tests": count,
@@ -84,6 +92,10 @@ def main() -> None:
         "shell_ms_per_test": round(shell_s / count * 1000, 4),
         "osci_j1_ms_per_test": round(j1_s / count * 1000, 4),
         "overhead_ms_per_test": round(overhead_ms, 4),
+        "shell_cpu_s": round(shell_cpu, 4),
+        "osci_j1_cpu_s": round(j1_cpu, 4),
+        "overhead_cpu_ms_per_test": round(overhead_cpu_ms, 4),
+        "load_average_1min": os.getloadavg()[0],
         "j1_over_j2": round(speedup, 3),
         "avocado_ms_per_test": AVOCADO_MS,
         "goal_overhead_ms": GOAL_OVERHEAD_MS,
@@ -91,7 +103,10 @@ def main() -> None:
         "goal_speedup": GOAL_SPEEDUP,
         "goal_speedup_met": speedup >= GOAL_SPEEDUP,
     }
-    print(f"{count} trivial tests, best of {args.rounds} rounds, {os.cpu_count()} CPUs")
+    print(
+        f"{count} trivial tests, best of {args.rounds} rounds, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} (other work on the machine makes -j2 look worse)"
+    )
     print(f"  shell loop        {shell_s:8.3f} s  ({shell_s / count * 1000:.3f} ms/test)")
     print(f"  osci test -j1     {j1_s:8.3f} s  ({j1_s / count * 1000:.3f} ms/test)")
     print(f"  osci test -j2     {j2_s:8.3f} s  ({j2_s / count * 1000:.3f} ms/test)")
@@ -99,6 +114,9 @@ def main() -> None:
     print(
         f"  overhead per test {overhead_ms:8.3f} ms  (goal <= {GOAL_OVERHEAD_MS} ms: "
         f"{'met' if overhead_ms <= GOAL_OVERHEAD_MS else 'MISSED'}; Avocado: ~{AVOCADO_MS:.0f} ms)"
+    )
+    print(
+        f"  CPU overhead      {overhead_cpu_ms:8.3f} ms  per test (osci and its tests, over the shell loop)"
     )
     print(
         f"  -j1 / -j2         {speedup:8.3f} x   (goal >= {GOAL_SPEEDUP}x: "

@@ -5,10 +5,8 @@ and JSON / JUnit files for tools. The last line printed is always the summary li
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from osci.executor.droptest_runner import TAIL_BYTES, Outcome
@@ -139,6 +137,8 @@ class RichReporter(Listener):
 
 
 def write_json(path: str, results: Sequence[DropTestResult], summary: RunSummary) -> None:
+    import json
+
     data = {"tests": [result.to_dict() for result in results], "summary": summary.to_dict()}
     _parent(path)
     tmp = f"{path}.tmp{os.getpid()}"
@@ -149,6 +149,8 @@ def write_json(path: str, results: Sequence[DropTestResult], summary: RunSummary
 
 
 def write_junit_report(path: str, results: Sequence[DropTestResult]) -> None:
+    from pathlib import Path
+
     from osci.executor.junit_writer import write_junit
 
     cases = [result.to_test_case() for result in results if result.status != DESELECTED]

@@ -20,10 +20,8 @@ import fcntl
 import os
 import select
 import signal
-import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -109,12 +107,13 @@ class Runner:
         self.jobs = jobs
         self.tail_bytes = tail_bytes
         self.kill_grace = kill_grace
-        self.run_id = uuid.uuid4().hex[:16]
+        self.run_id = os.urandom(8).hex()
         self.markers: dict[str, str] = {}  # marker -> test name, to name the owner of a straggler
         self.stragglers: list[str] = []  # names of tests that left processes behind
         self._base_env = dict(os.environ)
-        self._tmpdir = tempfile.gettempdir()
-        self._free_outputs: list[int] = []
+        self._tmpdir = os.environ.get("TMPDIR") or "/tmp"
+        self._free_outputs: list[tuple[int, int]] = []  # (descriptor, size of what it holds)
+        self._all_outputs = 0
         self._seq = 0
         self._spawner = Spawner(fast_spawn)
 
@@ -157,7 +156,7 @@ class Runner:
             self._abandon(list(running.values()) + killing)
             self._sweep()
             while self._free_outputs:
-                os.close(self._free_outputs.pop())
+                os.close(self._free_outputs.pop()[0])
 
     def _wait_seconds(self, running: dict[int, _Running], killing: list[_Running]) -> float:
         wait = min((entry.deadline for entry in running.values()), default=time.monotonic() + 1.0)
@@ -198,16 +197,18 @@ class Runner:
         unlinked at once (nothing to clean up, whatever happens to this process).
         """
         if self._free_outputs:
-            fd = self._free_outputs.pop()
-            os.ftruncate(fd, 0)
+            fd, size = self._free_outputs.pop()
+            if size:
+                os.ftruncate(fd, 0)
             return fd
-        fd, name = tempfile.mkstemp(prefix="osci-test-", dir=self._tmpdir)
+        name = os.path.join(self._tmpdir, f"osci-test-{self.run_id}-{self._all_outputs}")
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_APPEND
+        fd = os.open(name, flags, 0o600)
         os.unlink(name)
+        self._all_outputs += 1
         if fd < 3:  # osci was started with stdout or stderr closed: keep 0-2 free for the child
             fd, old = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), fd
             os.close(old)
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
         return fd
 
     def _finish(self, entry: _Running, end: float, timed_out: bool) -> Outcome:
@@ -218,7 +219,7 @@ class Runner:
         if timed_out:
             os.close(entry.outfd)  # something it started may still hold the file: never reuse it
         else:
-            self._free_outputs.append(entry.outfd)
+            self._free_outputs.append((entry.outfd, size))
         return Outcome(returncode, end - entry.start, timed_out, tail, size)
 
     def _tail(self, fd: int) -> tuple[int, str]:

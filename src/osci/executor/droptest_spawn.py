@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @dataclass
 class Child:
     pid: int
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen[Any] | None = None
 
     def reap(self) -> int:
         """Wait for the (already exited) child; its exit status, negative if killed by a signal."""
@@ -51,6 +54,8 @@ class Spawner:
         """Start `argv`; raises OSError if it cannot be executed (ENOEXEC: no #! line)."""
         if self._here is not None and threading.active_count() == 1:
             return self._posix_spawn(argv, cwd, env, outfd)
+        import subprocess  # only here: the fast way does not need it
+
         popen = subprocess.Popen(
             argv,
             cwd=cwd,
