@@ -333,3 +333,26 @@ def test_sigterm_kills_running_tests_and_exits(suite: Path, tmp_path: Path) -> N
     assert process.returncode == 143
     assert "interrupted; the running tests were killed" in err
     assert not pid_alive(child)
+
+
+def test_a_closed_pipe_stops_the_output_not_the_run(suite: Path, tmp_path: Path) -> None:
+    for index in range(30):
+        write_test(suite, f"t{index:02d}.sh", "exit 0\n")
+    write_test(suite, "zz_last.sh", f"touch {tmp_path}/last-ran\nexit 1\n")
+    pipeline = f'{sys.executable} -m osci test {suite} | head -n 1; echo "status=${{PIPESTATUS[0]}}"'
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.splitlines()[-1] == "status=1"
+    assert (tmp_path / "last-ran").exists()
+    assert "Traceback" not in done.stderr
+
+
+def test_file_names_that_are_not_utf8(suite: Path, tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.sh")
+    write_test(suite, name, "exit 1\n")
+    junit, report = tmp_path / "j.xml", tmp_path / "r.json"
+    done = osci_test(suite, "--junit", junit, "--json", report)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert read_json(report)["tests"][0]["name"] == f"{suite}/caf\ufffd.sh"
+    case = ET.parse(junit).getroot().find("testsuite/testcase")
+    assert case is not None and case.get("name") == "caf\ufffd.sh"

@@ -135,6 +135,8 @@ def test_command(
     if not tests:
         click.echo(f"osci test: no executable files under {', '.join(paths)}", err=True)
 
+    # A file name that is not valid UTF-8 is shown escaped, not a crash.
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     reporter = _reporter(repeat)
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: kill the tests, then leave
     try:

@@ -5,6 +5,7 @@ and JSON / JUnit files for tools. The last line printed is always the summary li
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import IO, Any
@@ -64,6 +65,7 @@ class PlainReporter(Listener):
     def __init__(self, stream: IO[str], repeat: int = 1) -> None:
         self.stream = stream
         self.repeat = repeat
+        self.closed = False  # the reader went away (`osci test | head`): keep testing, stop writing
 
     def not_run(self, result: DropTestResult) -> None:
         self._write(run_line(result, None, 0, self.repeat)[1])
@@ -72,13 +74,20 @@ class PlainReporter(Listener):
         self._write(run_line(result, outcome, run, self.repeat)[1])
 
     def finish(self, results: Sequence[DropTestResult], summary: RunSummary) -> None:
-        for _, text in detail_sections(results, summary):
-            self.stream.write(text + "\n")
-        self._write(summary.line())
+        lines = [text for _, text in detail_sections(results, summary)]
+        self._write("\n".join([*lines, summary.line()]))
 
-    def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+    def _write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.closed = True
+            with contextlib.suppress(OSError, ValueError):
+                # Python flushes stdout again at exit: point it somewhere that accepts it.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
 
 
 class RichReporter(Listener):

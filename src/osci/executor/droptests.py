@@ -110,8 +110,8 @@ class DropTestResult:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name,
-            "path": self.path,
+            "name": _text(self.name),
+            "path": _text(self.path),
             "variant": self.variant,
             "status": self.status,
             "returncode": self.returncode,
@@ -132,13 +132,13 @@ class DropTestResult:
         directory, base = os.path.split(self.path)
         suffix = self.name[len(self.path) :]  # the variant, if any
         return TestCase(
-            name=base + suffix,
+            name=_text(base + suffix),
             status=status,
-            classname=directory,
+            classname=_text(directory),
             duration=self.duration,
-            message=self.reason,
+            message=_text(self.reason),
             output=self.output_tail,
-            source=self.path,
+            source=_text(self.path),
         )
 
 
@@ -249,6 +249,15 @@ def plan(tests: Sequence[DropTest], options: DropTestOptions) -> tuple[list[Drop
         for result, path, env in runnable
     ]
     return results, jobs
+
+
+def _text(name: str) -> str:
+    """A file name that is not valid UTF-8 (kept by Python as lone surrogates), made printable."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _seconds(value: float) -> str:
