@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +24,7 @@ from rich.table import Table
 from osci.web.http_client import DEFAULT_SERVER, ApiClientError, OsciClient, ServerUnreachable
 
 TOKEN_FILE = Path("~/.config/osci/token")
+KEEP_WHOLE = {"uuid"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # OSC (title, hyperlink) strings, CSI sequences, and two-character escapes
 _ESCAPES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
@@ -78,9 +80,15 @@ class Ctx:
     def table(self, headers: list[str], rows: Iterable[list[object]], title: str | None = None) -> None:
         cells = [[safe(cell) for cell in row] for row in rows]
         if self.console:
-            table = Table(title=title)
-            for header in headers:
-                table.add_column(header)
+            table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+            for index, header in enumerate(headers):
+                width = max([len(header)] + [len(row[index]) for row in cells])
+                if header in KEEP_WHOLE:  # ids are copied into the next command: never cut them
+                    table.add_column(header, no_wrap=True, min_width=width)
+                elif header == "url":  # folded over lines, never cut
+                    table.add_column(header, overflow="fold")
+                else:
+                    table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=min(width, 7))
             for row in cells:
                 table.add_row(*(escape(cell) for cell in row))
             self.console.print(table)
@@ -209,7 +217,7 @@ def builds_command(ctx: Ctx, **filters: Any) -> None:
                 row.get("change"),
                 row.get("result") or row.get("state"),
                 _duration(row.get("duration")),
-                (row.get("end_time") or "")[:19].replace("T", " ") or None,
+                (row.get("end_time") or "")[:16].replace("T", " ") or None,
             ]
             for row in rows
         ),
