@@ -14,9 +14,11 @@ import pytest
 from builders import E0, finished_build
 from conftest import LiveServer
 
+from osci.cli.main import VERBS
 from osci.model import Attempt, BuildRecord, Result
 
-CLIENT = [sys.executable, "-m", "osci.cli.client"]
+# `python -m osci VERB` once osci's verb table has the client verbs; the client group until then.
+CLIENT = [sys.executable, "-m", "osci" if "status" in VERBS else "osci.cli.client"]
 
 
 @pytest.fixture
