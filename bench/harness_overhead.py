@@ -74,13 +74,17 @@ def main() -> None:
             results["shell"].append(timed(shell, {0, 1}))
             results["osci_j1"].append(timed([*osci, "test", "-j1", directory], {1}))
             results["osci_j2"].append(timed([*osci, "test", "-j2", directory], {1}))
-        startup = best_of(args.rounds, [*osci, "test", "-h"], {0})
+        empty = os.path.join(directory, "empty")
+        os.mkdir(empty)
+        startup = best_of(args.rounds, [*osci, "test", empty], {0})  # start-up and exit, no tests
     shell_s, j1_s, j2_s = (min(wall for wall, _ in results[key]) for key in ("shell", "osci_j1", "osci_j2"))
     shell_cpu, j1_cpu = (min(cpu for _, cpu in results[key]) for key in ("shell", "osci_j1"))
     overhead_ms = (j1_s - shell_s) / count * 1000
     # CPU time hardly depends on what else the machine is doing: a steadier second opinion.
     overhead_cpu_ms = (j1_cpu - shell_cpu) / count * 1000
     speedup = j1_s / j2_s
+    # The same ratio without the start-up both pay once (interpreter, imports): the runner's own scaling.
+    run_speedup = (j1_s - startup) / max(j2_s - startup, 1e-9)
     figures = {
         "tests": count,
         "rounds": args.rounds,
@@ -97,6 +101,7 @@ def main() -> None:
         "overhead_cpu_ms_per_test": round(overhead_cpu_ms, 4),
         "load_average_1min": os.getloadavg()[0],
         "j1_over_j2": round(speedup, 3),
+        "j1_over_j2_without_startup": round(run_speedup, 3),
         "avocado_ms_per_test": AVOCADO_MS,
         "goal_overhead_ms": GOAL_OVERHEAD_MS,
         "goal_overhead_met": overhead_ms <= GOAL_OVERHEAD_MS,
@@ -120,7 +125,7 @@ def main() -> None:
     )
     print(
         f"  -j1 / -j2         {speedup:8.3f} x   (goal >= {GOAL_SPEEDUP}x: "
-        f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'})"
+        f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'}; without the start-up: {run_speedup:.3f}x)"
     )
     print(json.dumps(figures, sort_keys=True))
 
