@@ -9,6 +9,8 @@ import pytest
 from builders import finished_build
 from conftest import Api
 
+from osci.web.logfiles import _chunks, snapshot
+
 
 @pytest.fixture
 def build(api: Api):
@@ -111,3 +113,13 @@ def test_log_follow_needs_a_known_build(api: Api) -> None:
     response = api.client.get("/api/build/" + "a" * 32 + "/log", params={"follow": 1})
     assert response.status_code == 404
     assert api.client.get("/api/build/x/log", params={"follow": "maybe"}).status_code in (404, 422)
+
+
+def test_a_growing_log_is_sent_as_it_was_when_asked(tmp_path) -> None:
+    log = tmp_path / "job-output.txt"
+    log.write_bytes(b"a" * 100_000)
+    response = snapshot(log, "text/plain; charset=utf-8", {})
+    assert response.headers["content-length"] == "100000"
+    with log.open("ab") as handle:
+        handle.write(b"more lines written while the answer is sent\n")
+    assert b"".join(_chunks(log, int(response.headers["content-length"]))) == b"a" * 100_000

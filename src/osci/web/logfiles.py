@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import html
 import mimetypes
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
+
+from fastapi.responses import StreamingResponse
 
 TEXT = "text/plain; charset=utf-8"
 BINARY = "application/octet-stream"
@@ -60,4 +63,25 @@ def listing(folder: Path, relative: str) -> str:
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
         f"<body><h1>{title}</h1><ul>{''.join(rows)}</ul></body></html>"
+    )
+
+
+def _chunks(path: Path, size: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        left = size
+        while left > 0:
+            data = handle.read(min(chunk, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+
+def snapshot(path: Path, media_type: str, headers: dict[str, str]) -> StreamingResponse:
+    """The file as it is now. A running build's log grows while it is sent, and a response longer
+    than the Content-Length it declared breaks the connection: so exactly the bytes there at the
+    start are sent (a file that shrinks meanwhile ends the body early)."""
+    size = path.stat().st_size
+    return StreamingResponse(
+        _chunks(path, size), media_type=media_type, headers={**headers, "Content-Length": str(size)}
     )

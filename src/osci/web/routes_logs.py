@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from osci.store import BlobStore, Store, StoreError
 from osci.web.errors import ApiError
 from osci.web.follow import follow_log
-from osci.web.logfiles import INDEX, NO_SCRIPT, TEXT, listing, serving
+from osci.web.logfiles import INDEX, NO_SCRIPT, TEXT, listing, serving, snapshot
 from osci.web.params import ident
 from osci.web.ports import ServerPort
 
@@ -48,7 +48,7 @@ def build_log(request: Request, uuid: str, follow: bool = Query(False)) -> objec
     if not follow:
         if not path.is_file():
             raise ApiError(404, f"build {uuid} has no console log yet")
-        return FileResponse(path, media_type=TEXT, headers=headers)
+        return snapshot(path, TEXT, headers)
     server: ServerPort = state.server
     return StreamingResponse(
         follow_log(path, _still_going(store, server, build.uuid), _finished(store, build.uuid), state.poll),
@@ -124,4 +124,4 @@ def _serve(blobs: BlobStore, base: Path, uuid: str, path: str) -> object:
     if not target.is_file():
         raise ApiError(404, "no such file")
     media_type, headers = serving(target, base)
-    return FileResponse(target, media_type=media_type, headers=headers)
+    return snapshot(target, media_type, headers)
