@@ -356,3 +356,17 @@ def test_file_names_that_are_not_utf8(suite: Path, tmp_path: Path) -> None:
     assert read_json(report)["tests"][0]["name"] == f"{suite}/caf\ufffd.sh"
     case = ET.parse(junit).getroot().find("testsuite/testcase")
     assert case is not None and case.get("name") == "caf\ufffd.sh"
+
+
+def test_the_executor_package_still_works_after_osci_test_is_imported() -> None:
+    # `osci test` defers osci/executor/__init__.py; anything else in the process must not notice.
+    code = (
+        "import osci.cli.test_cmd, osci\n"
+        "from osci.executor import run_build, BuildRequest\n"
+        "assert osci.executor.run_build is run_build\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout == "ok\n", done.stderr

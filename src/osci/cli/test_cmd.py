@@ -12,22 +12,40 @@ import click
 
 
 def _light_executor_package() -> None:
-    """Let `osci test` import `osci.executor.droptest*` without running `osci/executor/__init__.py`.
+    """Let `osci test` import `osci.executor.droptest*` without running `osci/executor/__init__.py` yet.
 
     That file imports the whole build executor (result parsers, subunit, testtools...),
     about 0.3 s of start-up that `osci test` never uses: 0.6 ms per test over a run of
-    500. Remove this once the package's __init__ imports lazily (PEP 562 __getattr__).
+    500. The package is registered with its real path and spec, and its __init__ runs
+    on the first access to one of its attributes (PEP 562), so any other code in this
+    process that does `from osci.executor import run_build` still works.
+    Remove this once the package's __init__ imports lazily itself.
     """
     if "osci.executor" in sys.modules:
         return
     spec = importlib.util.find_spec("osci.executor")
-    if spec is None or not spec.submodule_search_locations:
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
         return
-    package = types.ModuleType("osci.executor", "osci.executor (loaded by `osci test` without its __init__)")
+    package = types.ModuleType("osci.executor")
     package.__path__ = list(spec.submodule_search_locations)
     package.__spec__ = spec
+    package.__file__ = spec.origin
     package.__package__ = "osci.executor"
+    loading = []
+
+    def load_init(name: str) -> object:
+        if loading:  # the __init__ itself asks for something it has not defined yet
+            raise AttributeError(f"module 'osci.executor' has no attribute {name!r}")
+        loading.append(True)
+        del package.__getattr__  # type: ignore[attr-defined]
+        spec.loader.exec_module(package)  # type: ignore[union-attr]
+        return getattr(package, name)
+
+    package.__getattr__ = load_init  # type: ignore[attr-defined]
     sys.modules["osci.executor"] = package
+    import osci
+
+    osci.executor = package  # type: ignore[attr-defined]
 
 
 _light_executor_package()
