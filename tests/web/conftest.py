@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fakeserver import TinyServer  # noqa: E402
+from osci.store import BlobStore, Store
+from osci.web.app import create_app
 
-from osci.store import BlobStore, Store  # noqa: E402
-from osci.web.app import create_app  # noqa: E402
-
-
-@dataclass
-class Api:
-    store: Store
-    blobs: BlobStore
-    server: TinyServer
-    app: FastAPI
-    client: TestClient
-    token: str
-    data_dir: Path
-
-    def auth(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.token}"}
+from .apikit import Api, LiveServer
+from .fakeserver import TinyServer
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +40,6 @@ def api(tmp_path: Path, migrated_db: Path) -> Iterator[Api]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(store, blobs, server, app, client, token, tmp_path)
     store.close()
-
-
-@dataclass
-class LiveServer:
-    api: Api
-    url: str
 
 
 @pytest.fixture

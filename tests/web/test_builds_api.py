@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from builders import finished_build, item_buildset, some_tests
-from conftest import Api
-
 from osci.model import Result
+
+from .apikit import Api
+from .builders import finished_build, item_buildset, some_tests
 
 SUMMARY_KEYS = {
     "uuid", "job", "project", "branch", "ref", "change", "pipeline", "result", "voting",

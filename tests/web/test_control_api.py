@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Api
 from prometheus_client.parser import text_string_to_metric_families
+
+from .apikit import Api
 
 
 def test_status_passes_the_servers_document_through(api: Api) -> None:

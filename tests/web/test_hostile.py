@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Api
 
 from osci.web.limits import MAX_BODY
+
+from .apikit import Api
 
 
 def _assert_json_4xx(response, what: object) -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from builders import E0, finished_build
-from conftest import LiveServer
 
 from osci.cli.main import VERBS
 from osci.model import Attempt, BuildRecord, Result
+
+from .apikit import LiveServer
+from .builders import E0, finished_build
 
 # `python -m osci VERB` once osci's verb table has the client verbs; the client group until then.
 CLIENT = [sys.executable, "-m", "osci" if "status" in VERBS else "osci.cli.client"]

@@ -6,10 +6,11 @@ import os
 
 import httpx
 import pytest
-from builders import finished_build
-from conftest import Api
 
 from osci.web.logfiles import _chunks, snapshot
+
+from .apikit import Api
+from .builders import finished_build
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from builders import finished_build
-from conftest import Api
+from .apikit import Api
+from .builders import finished_build
 
 HOSTILE = ["", "..", "%2e%2e", "a" * 300, "\x00", "<script>alert(1)</script>", "-1", "0", "1e9",
            "../../etc/passwd", "\U0001f600", "true", "null", "{}", "SUCCESS"]  # fmt: skip
