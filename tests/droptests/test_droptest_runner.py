@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from droptests.helpers import pid_alive, write_test
 from osci.executor.droptest_runner import Job, Outcome, Runner
 
@@ -19,7 +21,8 @@ def job(path: Path, timeout: float = 10, **env: str) -> Job:
     return Job(path.name, str(path), timeout, dict(env))
 
 
-def test_exit_codes_classify_runs(suite: Path) -> None:
+@pytest.mark.parametrize("portable", [False, True], ids=["fast", "portable"])
+def test_exit_codes_classify_runs(suite: Path, portable: bool) -> None:
     paths = [
         write_test(suite, "pass.sh", "exit 0\n"),
         write_test(suite, "fail.sh", "echo broken; exit 3\n"),
@@ -27,7 +30,9 @@ def test_exit_codes_classify_runs(suite: Path) -> None:
         write_test(suite, "quiet_skip.sh", "exit 77\n"),
         write_test(suite, "signal.sh", "kill -KILL $$\n"),
     ]
-    outcomes, _ = run([job(path) for path in paths], parallel=2)
+    outcomes, _ = run(
+        [job(path) for path in paths], parallel=2, fast_spawn=not portable, use_pidfd=not portable
+    )
     assert outcomes["pass.sh"].status == "passed"
     assert outcomes["fail.sh"].status == "failed"
     assert outcomes["fail.sh"].reason(10) == "exit status 3"
@@ -39,24 +44,27 @@ def test_exit_codes_classify_runs(suite: Path) -> None:
     assert outcomes["signal.sh"].reason(10) == "killed by SIGKILL"
 
 
-def test_environment_cwd_and_closed_stdin(suite: Path) -> None:
+@pytest.mark.parametrize("fast_spawn", [True, False], ids=["posix_spawn", "popen"])
+def test_environment_cwd_and_closed_stdin(suite: Path, fast_spawn: bool) -> None:
     path = write_test(
         suite,
         "sub/env.sh",
         'echo "name=$OSCI_TEST_NAME param=$PARAM tree=${OSCI_TREE:+set} cwd=$(pwd)"\n'
         'cat\necho "stdin done"\n',  # cat returns at once: stdin is /dev/null
     )
-    outcomes, _ = run([Job("sub/env.sh[PARAM=7]", str(path), 10, {"PARAM": "7", "OSCI_TEST_NAME": "n"})])
+    jobs = [Job("sub/env.sh[PARAM=7]", str(path), 10, {"PARAM": "7", "OSCI_TEST_NAME": "n"})]
+    outcomes, _ = run(jobs, fast_spawn=fast_spawn)
     outcome = outcomes["sub/env.sh[PARAM=7]"]
     assert outcome.status == "passed"
     assert outcome.output_tail == f"name=n param=7 tree=set cwd={suite / 'sub'}\nstdin done\n"
 
 
-def test_file_without_shebang_runs_with_sh(suite: Path) -> None:
+@pytest.mark.parametrize("fast_spawn", [True, False], ids=["posix_spawn", "popen"])
+def test_file_without_shebang_runs_with_sh(suite: Path, fast_spawn: bool) -> None:
     path = suite / "plain"
     path.write_text("echo from sh\nexit 0\n")
     path.chmod(0o755)
-    outcomes, _ = run([job(path)])
+    outcomes, _ = run([job(path)], fast_spawn=fast_spawn)
     assert outcomes["plain"].status == "passed"
     assert outcomes["plain"].output_tail == "from sh\n"
 
@@ -69,7 +77,8 @@ def test_missing_interpreter_fails_with_a_reason(suite: Path) -> None:
     assert "cannot start" in outcomes["bad.py"].reason(10)
 
 
-def test_timeout_kills_the_whole_tree_daemons_included(suite: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("use_pidfd", [True, False], ids=["pidfd", "waitid"])
+def test_timeout_kills_the_whole_tree_daemons_included(suite: Path, tmp_path: Path, use_pidfd: bool) -> None:
     pidfile = tmp_path / "daemon.pid"
     path = write_test(
         suite,
@@ -78,7 +87,7 @@ def test_timeout_kills_the_whole_tree_daemons_included(suite: Path, tmp_path: Pa
         'setsid sh -c \'echo $$ > "$1"; exec sleep 60\' sh "$PIDFILE" </dev/null >/dev/null 2>&1 &\n'
         "sleep 60 &\nwait\n",
     )
-    outcomes, _ = run([job(path, timeout=1, PIDFILE=str(pidfile))], kill_grace=1.0)
+    outcomes, _ = run([job(path, timeout=1, PIDFILE=str(pidfile))], kill_grace=1.0, use_pidfd=use_pidfd)
     outcome = outcomes["hang.sh"]
     assert outcome.timed_out
     assert outcome.status == "failed"

@@ -101,7 +101,9 @@ class Runner:
         tail_bytes: int = TAIL_BYTES,
         kill_grace: float = KILL_GRACE,
         fast_spawn: bool = True,
+        use_pidfd: bool = True,
     ) -> None:
+        """`fast_spawn` and `use_pidfd` choose the fast ways when available; off, the portable ones."""
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
@@ -116,12 +118,13 @@ class Runner:
         self._all_outputs = 0
         self._seq = 0
         self._spawner = Spawner(fast_spawn)
+        self._use_pidfd = use_pidfd
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         pending = deque(jobs)
         running: dict[int, _Running] = {}  # pid -> run
         killing: list[_Running] = []
-        waiter = _ExitWaiter()
+        waiter = _ExitWaiter(self._use_pidfd)
         self._spawner.__enter__()
         try:
             while pending or running or killing:
@@ -258,7 +261,8 @@ class _ExitWaiter:
     on a short, growing interval.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, use_pidfd: bool = True) -> None:
+        self._use_pidfd = use_pidfd and hasattr(os, "pidfd_open")
         self._poller = select.poll()
         self._fds: dict[int, int] = {}  # pid -> pidfd
         self._pids: dict[int, int] = {}  # pidfd -> pid
@@ -266,9 +270,13 @@ class _ExitWaiter:
         self._nap = 0.0001
 
     def add(self, pid: int) -> None:
+        if not self._use_pidfd:
+            self._plain.add(pid)
+            return
         try:
             fd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
+        except OSError:  # ENOSYS: a kernel older than 5.3
+            self._use_pidfd = False
             self._plain.add(pid)
             return
         self._fds[pid] = fd
@@ -335,11 +343,13 @@ def _marked_pids(prefix: bytes) -> dict[int, str]:
         try:
             with open(f"/proc/{entry}/environ", "rb") as handle:
                 environ = handle.read()
+            if prefix not in environ:
+                continue
             with open(f"/proc/{entry}/stat", "rb") as handle:
                 state = handle.read().rsplit(b")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if state == b"Z" or prefix not in environ:
+        if state == b"Z":
             continue
         for variable in environ.split(b"\0"):
             if variable.startswith(prefix):
