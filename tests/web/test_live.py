@@ -14,6 +14,7 @@ import pytest
 
 from osci.cli.main import VERBS
 from osci.model import Attempt, BuildRecord, Result
+from osci.web.app import stop_streams
 
 from .apikit import LiveServer
 from .builders import E0, finished_build
@@ -185,3 +186,18 @@ def test_raw_traversal_paths_never_leave_the_build_folder(live: LiveServer, tmp_
         status = int(answer.split(b" ", 2)[1])
         assert status in (400, 404), (path, answer[:200])
         assert b"top secret" not in answer
+
+
+def test_a_waiting_build_is_followed_until_the_server_stops_streams(live: LiveServer) -> None:
+    api = live.api
+    build = api.store.create_build("unit", project="org/app", pipeline="check")  # waiting, not running
+    url = f"{live.url}/api/build/{build.uuid}/log"
+    with httpx.stream("GET", url, params={"follow": 1}, timeout=30) as response:
+        lines = response.iter_lines()
+        folder = api.blobs.build_dir(build.uuid, create=True)
+        (folder / "job-output.txt").write_text("started at last\n")
+        assert next(lines) == "data: started at last"  # still open: the build had not started yet
+        assert next(lines) == ""
+        stop_streams(api.app)
+        rest = list(lines)
+    assert rest[0] == "event: closing" and "shutting down" in rest[1]

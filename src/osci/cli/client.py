@@ -320,6 +320,8 @@ def logs_command(ctx: Ctx, uuid: str, follow: bool) -> None:
             else:
                 click.echo(f"-- build {safe(end.get('result') or end.get('state'))}", err=True)
             return
+        if event == "closing":
+            raise ApiClientError("the server is shutting down; the build may not have finished")
         click.echo(safe_log_line(data, ctx.tty))
     raise ApiClientError("the server closed the log stream before the build ended")
 

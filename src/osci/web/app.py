@@ -5,6 +5,8 @@ error handlers, the body size limit and /metrics. OpenAPI is at /api/openapi.jso
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -16,7 +18,7 @@ from osci.web.errors import install_error_handlers
 from osci.web.limits import MAX_BODY, BodyLimit
 from osci.web.ports import ServerPort
 
-__all__ = ["ServerPort", "create_app"]
+__all__ = ["ServerPort", "create_app", "stop_streams"]
 
 
 def create_app(
@@ -39,6 +41,7 @@ def create_app(
     app.state.blobs = blobs
     app.state.server = server
     app.state.poll = log_poll_interval
+    app.state.closing = threading.Event()
     registry = metrics.registry_for(server)
 
     install_error_handlers(app)
@@ -52,3 +55,9 @@ def create_app(
         return Response(metrics.render(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def stop_streams(app: FastAPI) -> None:
+    """End every open log stream (``event: closing``): call before stopping uvicorn, which
+    otherwise waits for streams that follow a build still waiting to run."""
+    app.state.closing.set()

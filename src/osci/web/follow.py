@@ -1,10 +1,12 @@
 """Server-sent events of a build's console log: the lines so far, new lines as they are written,
-and ``event: end`` once the build is no longer running."""
+and ``event: end`` once the build is no longer running (or ``event: closing`` when the server
+stops first: an open stream must not hold up the server's shutdown)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ async def follow_log(
     still_going: Callable[[], Awaitable[bool]],
     finished: Callable[[], Awaitable[dict]],
     poll: float = 0.5,
+    closing: threading.Event | None = None,
 ) -> AsyncIterator[str]:
     """Yield SSE messages for each line of `path` until `still_going()` is false and all is read.
 
@@ -44,6 +47,9 @@ async def follow_log(
             if partial:
                 yield sse_data(partial.decode("utf-8", errors="replace"))
             yield sse_data(json.dumps(await finished()), event="end")
+            return
+        if closing is not None and closing.is_set():
+            yield sse_data(json.dumps({"reason": "the server is shutting down"}), event="closing")
             return
         if time.monotonic() - quiet_since > KEEPALIVE:
             yield ": keepalive\n\n"

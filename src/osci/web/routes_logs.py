@@ -51,7 +51,13 @@ def build_log(request: Request, uuid: str, follow: bool = Query(False)) -> objec
         return snapshot(path, TEXT, headers)
     server: ServerPort = state.server
     return StreamingResponse(
-        follow_log(path, _still_going(store, server, build.uuid), _finished(store, build.uuid), state.poll),
+        follow_log(
+            path,
+            _still_going(store, server, build.uuid),
+            _finished(store, build.uuid),
+            state.poll,
+            state.closing,
+        ),
         media_type="text/event-stream",
         headers={**headers, "X-Accel-Buffering": "no"},
     )
