@@ -308,8 +308,7 @@ def logs_command(ctx: Ctx, uuid: str, follow: bool) -> None:
     """Print a build's console log."""
     path = f"/api/build/{_path_part(uuid)}/log"
     if not follow:
-        text = ctx.client.text(path)
-        for line in text.splitlines():
+        for line in ctx.client.lines(path):
             click.echo(safe_log_line(line, ctx.tty))
         return
     for event, data in ctx.client.events(path, {"follow": 1}):

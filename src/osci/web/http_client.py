@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +29,8 @@ class OsciClient:
     def __init__(self, server: str = DEFAULT_SERVER, token: str | None = None, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
         self.token = token
+        if urlsplit(self.server).scheme not in ("http", "https"):
+            raise ApiClientError(f"invalid server URL {server!r}: expected http://HOST:PORT or https://...")
         try:
             self.http = httpx.Client(base_url=self.server, timeout=timeout)
         except (httpx.InvalidURL, ValueError) as exc:
@@ -61,6 +64,17 @@ class OsciClient:
 
     def text(self, path: str) -> str:
         return self._send("GET", path).text
+
+    def lines(self, path: str) -> Iterator[str]:
+        """A text resource line by line, as it arrives (logs can be large)."""
+        try:
+            with self.http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_error(response)
+                yield from response.iter_lines()
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"lost the osci server at {self.server}: {_reason(exc)}") from None
 
     def post(self, path: str, body: dict[str, Any] | None = None, *, auth: bool = True) -> Any:
         body = {k: v for k, v in (body or {}).items() if v is not None}
