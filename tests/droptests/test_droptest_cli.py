@@ -105,6 +105,7 @@ def test_repeat_flags_a_flaky_test(suite: Path, tmp_path: Path) -> None:
     assert sum(1 for line in lines if "flaky.sh" in line and line.endswith("/4]")) == 4
     assert f"FLAKY  {suite}/flaky.sh  passed 2 of 4 runs (counted as failed)" in lines
     assert "1 flaky (counted as failed: a flaky test is a bug)" in lines
+    assert "pass rate: 6 of 8 runs (75.0%)" in lines
     assert lines[-1] == "1 passed, 1 failed, 0 skipped"
     data = read_json(report)
     flaky = by_name(data)[f"{suite}/flaky.sh"]

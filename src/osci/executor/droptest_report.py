@@ -44,14 +44,17 @@ def detail_sections(results: Sequence[DropTestResult], summary: RunSummary) -> l
         blocks.append(("heading", heading + " ----"))
         if result.output_tail:
             blocks.append(("output", result.output_tail.rstrip("\n")))
-    for result in results:
+    repeated = [result for result in results if result.runs > 1]
+    for result in repeated:
+        rate = f"passed {result.passes} of {result.runs} runs"
         if result.flaky:
-            blocks.append(
-                (
-                    "flaky",
-                    f"FLAKY  {result.name}  passed {result.passes} of {result.runs} runs (counted as failed)",
-                )
-            )
+            blocks.append(("flaky", f"FLAKY  {result.name}  {rate} (counted as failed)"))
+        elif result.status == FAILED:
+            blocks.append(("heading", f"FAILED  {result.name}  {rate}"))
+    if repeated:
+        runs = sum(result.runs for result in repeated)
+        passes = sum(result.passes for result in repeated)
+        blocks.append(("rate", f"pass rate: {passes} of {runs} runs ({100 * passes / runs:.1f}%)"))
     for name in summary.stragglers:
         blocks.append(("warning", f"WARNING  {name} left processes running after it ended; osci killed them"))
     if summary.flaky:
@@ -94,7 +97,13 @@ class RichReporter(Listener):
     """A progress bar; failed and skipped runs are printed above it, in colour, as they end."""
 
     STYLES = {"PASS": "green", "FAIL": "bold red", "SKIP": "yellow"}
-    BLOCK_STYLES = {"heading": "bold red", "output": "", "flaky": "bold magenta", "warning": "yellow"}
+    BLOCK_STYLES = {
+        "heading": "bold red",
+        "output": "",
+        "flaky": "bold magenta",
+        "warning": "yellow",
+        "rate": "bold",
+    }
 
     def __init__(self, repeat: int = 1, console: Any = None) -> None:
         from rich.console import Console
