@@ -126,3 +126,5 @@ def test_openapi_and_docs_are_served(api: Api) -> None:
     for path in ("/api/builds", "/api/build/{uuid}", "/api/enqueue", "/api/status", "/logs/{uuid}/{path}"):
         assert path in spec["paths"]
     assert api.client.get("/api/docs").status_code == 200
+    schemas = spec["components"]["schemas"]
+    assert {"BuildSummary", "BuildDetail", "EventOut", "ErrorOut", "EnqueueRequest"} <= set(schemas)

@@ -14,8 +14,22 @@ from osci.store.models import Build
 from osci.web import serialize
 from osci.web.errors import ApiError
 from osci.web.params import Filter, Limit, Skip, ident, text
+from osci.web.schemas import (
+    BuildDetail,
+    BuildsetDetail,
+    BuildsetOut,
+    BuildSummary,
+    ErrorOut,
+    EventOut,
+    TestCaseOut,
+)
 
-router = APIRouter(prefix="/api", tags=["builds"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+router = APIRouter(prefix="/api", tags=["builds"], responses=ERRORS)
 STATUSES = tuple(str(status) for status in TestStatus)
 
 
@@ -36,7 +50,9 @@ def _buildset_uuid(store: Store, build: Build) -> str | None:
     return buildset_uuids(store, {build.buildset_id}).get(build.buildset_id)
 
 
-@router.get("/builds", summary="Builds matching every filter, newest first")
+@router.get(
+    "/builds", summary="Builds matching every filter, newest first", response_model=list[BuildSummary]
+)
 def builds(
     request: Request,
     project: Filter = None,
@@ -58,7 +74,11 @@ def builds(
     return [serialize.build_summary(row, sets.get(row.buildset_id)) for row in rows]
 
 
-@router.get("/build/{uuid}", summary="One build with its attempts, test counts, artifacts and metrics")
+@router.get(
+    "/build/{uuid}",
+    summary="One build with its attempts, test counts, artifacts and metrics",
+    response_model=BuildDetail,
+)
 def build(request: Request, uuid: str) -> dict[str, Any]:
     store = _store(request)
     row = _build(store, uuid)
@@ -71,7 +91,9 @@ def build(request: Request, uuid: str) -> dict[str, Any]:
     )
 
 
-@router.get("/build/{uuid}/tests", summary="A build's test results, failures first")
+@router.get(
+    "/build/{uuid}/tests", summary="A build's test results, failures first", response_model=list[TestCaseOut]
+)
 def build_tests(request: Request, uuid: str, status: Filter = None) -> list[dict[str, Any]]:
     if status is not None and status not in STATUSES:
         raise ApiError(400, f"invalid status {status[:40]!r}: expected one of {', '.join(STATUSES)}")
@@ -83,12 +105,16 @@ def build_tests(request: Request, uuid: str, status: Filter = None) -> list[dict
     return [serialize.test_case(row) for row in rows]
 
 
-@router.get("/buildsets", summary="Buildsets newest first, each with its item")
+@router.get(
+    "/buildsets", summary="Buildsets newest first, each with its item", response_model=list[BuildsetOut]
+)
 def buildsets(request: Request, limit: Limit = 50, skip: Skip = 0) -> list[dict[str, Any]]:
     return [serialize.buildset(view) for view in list_buildsets(_store(request), limit=limit, skip=skip)]
 
 
-@router.get("/buildset/{uuid}", summary="One buildset, its item and its builds")
+@router.get(
+    "/buildset/{uuid}", summary="One buildset, its item and its builds", response_model=BuildsetDetail
+)
 def buildset(request: Request, uuid: str) -> dict[str, Any]:
     try:
         view, rows = get_buildset_with_builds(_store(request), ident("buildset", uuid))
@@ -100,6 +126,8 @@ def buildset(request: Request, uuid: str) -> dict[str, Any]:
     }
 
 
-@router.get("/events", summary="Recent events, newest first, with what each triggered")
+@router.get(
+    "/events", summary="Recent events, newest first, with what each triggered", response_model=list[EventOut]
+)
 def events(request: Request, limit: Limit = 50) -> list[dict[str, Any]]:
     return [serialize.event(row) for row in recent_events(_store(request), limit=limit)]

@@ -14,9 +14,14 @@ from osci.store.models import Token
 from osci.web.auth import require_admin
 from osci.web.errors import ApiError
 from osci.web.ports import ServerPort
+from osci.web.schemas import Accepted, Dequeued, ErrorOut
 
 log = logging.getLogger("osci.web")
-router = APIRouter(prefix="/api", tags=["control"])
+router = APIRouter(
+    prefix="/api",
+    tags=["control"],
+    responses={code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 422)},
+)
 
 # Names and revisions: one line of printable text, bounded.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -78,7 +83,11 @@ async def enqueue(
     return jsonable_encoder(outcome)
 
 
-@router.post("/dequeue", summary="Dequeue live items by id, or by project and change or ref (admin token)")
+@router.post(
+    "/dequeue",
+    summary="Dequeue live items by id, or by project and change or ref (admin token)",
+    response_model=Dequeued,
+)
 async def dequeue(
     request: Request, body: DequeueRequest, token: Annotated[Token, Depends(require_admin)]
 ) -> Any:
@@ -102,6 +111,7 @@ async def reload(request: Request, token: Annotated[Token, Depends(require_admin
     "/connection/{name}/notify",
     summary="A post-receive hook: poll this connection now",
     status_code=202,
+    response_model=Accepted,
 )
 async def notify(request: Request, name: str, body: NotifyRequest) -> Any:
     try:
