@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import types
+from typing import Any
 
 import click
 
@@ -50,6 +51,12 @@ def _light_executor_package() -> None:
 
 _light_executor_package()
 
+from osci.executor.droptest_report import (  # noqa: E402
+    PlainReporter,
+    RichReporter,
+    write_json,
+    write_junit_report,
+)
 from osci.executor.droptests import (  # noqa: E402
     DEFAULT_TIMEOUT,
     DiscoveryError,
@@ -130,7 +137,6 @@ def test_command(
     osci exits 0 if no test failed, 1 if one did (a flaky test counts as failed),
     and 2 for a usage error.
     """
-    from osci.executor.droptest_report import write_json, write_junit_report
 
     variants = None
     if variants_file is not None:
@@ -156,23 +162,26 @@ def test_command(
     # A file name that is not valid UTF-8 is shown escaped, not a crash.
     sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     reporter = _reporter(repeat)
-    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: kill the tests, then leave
+    previous = _catch_sigterm()  # a cancelled CI job: kill the tests, then leave
     try:
         results, summary = run_droptests(tests, options, reporter)
     except KeyboardInterrupt as exc:
-        if hasattr(reporter, "close"):
+        if isinstance(reporter, RichReporter):
             reporter.close()
         click.echo("osci test: interrupted; the running tests were killed", err=True)
         sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
-    try:
-        if junit_file:
-            write_junit_report(junit_file, results)
-        if json_file:
-            write_json(json_file, results, summary)
-    except OSError as exc:
-        reporter.finish(results, summary)
-        click.echo(f"osci test: cannot write the report {exc.filename}: {exc.strerror}", err=True)
-        sys.exit(2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    for path, write in ((junit_file, write_junit_report), (json_file, write_json)):
+        if not path:
+            continue
+        try:
+            write(path, results, summary)
+        except OSError as exc:
+            reporter.finish(results, summary)
+            click.echo(f"osci test: cannot write the report {path}: {exc.strerror or exc}", err=True)
+            sys.exit(2)
     reporter.finish(results, summary)
     sys.exit(0 if summary.ok else 1)
 
@@ -187,9 +196,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
-def _reporter(repeat: int):  # -> PlainReporter | RichReporter
-    from osci.executor.droptest_report import PlainReporter, RichReporter
+def _catch_sigterm() -> Any:
+    """Turn SIGTERM into `Interrupted`; the handler it replaces, or None off the main thread."""
+    try:
+        return signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (osci test called in-process): leave signals alone
+        return None
 
+
+def _reporter(repeat: int) -> PlainReporter | RichReporter:
     if sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
         return RichReporter(repeat)
     return PlainReporter(sys.stdout, repeat)

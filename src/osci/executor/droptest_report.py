@@ -166,7 +166,9 @@ def write_json(path: str, results: Sequence[DropTestResult], summary: RunSummary
     os.replace(tmp, path)
 
 
-def write_junit_report(path: str, results: Sequence[DropTestResult]) -> None:
+def write_junit_report(
+    path: str, results: Sequence[DropTestResult], summary: RunSummary | None = None
+) -> None:
     from pathlib import Path
 
     from osci.executor.junit_writer import write_junit
