@@ -100,6 +100,7 @@ class DropTestResult:
             self.status = FAILED
         elif self.passes:
             self.status = PASSED
+            self.reason = ""  # a skipped run among passing ones is not the test's story
         else:
             self.status = SKIPPED
 
