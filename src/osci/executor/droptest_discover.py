@@ -26,60 +26,58 @@ class DropTest:
 
 def discover(paths: Sequence[str]) -> list[DropTest]:
     """Every executable, non-hidden file under `paths` (a path may be a file), sorted by name."""
-    found: dict[str, str] = {}  # real path -> display name; a file named twice runs once
+    found: dict[tuple[int, int], tuple[str, str]] = {}  # (device, inode) -> (name, absolute path)
     for given in paths:
-        for name in sorted(_walk_given(given)):
-            found.setdefault(os.path.realpath(name), name)
-    tests = [_load(name) for name in found.values()]
+        # Sorted first, so that of two names for one file (a symlink, a path given twice) the first stays.
+        for name, path, key in sorted(_walk_given(given)):
+            found.setdefault(key, (name, path))
+    tests = [_load(name, path) for name, path in found.values()]
     tests.sort(key=lambda test: test.name)
     return tests
 
 
-def _walk_given(given: str) -> list[str]:
-    if not os.path.exists(given):
-        raise DiscoveryError(f"no such file or directory: {given}")
-    if os.path.isdir(given):
-        names: list[str] = []
-        _walk(os.path.normpath(given), names)
-        return names
-    if not _is_executable_file(given):
+_Found = tuple[str, str, tuple[int, int]]  # display name, absolute path, (device, inode)
+
+
+def _walk_given(given: str) -> list[_Found]:
+    try:
+        info = os.stat(given)
+    except OSError:
+        raise DiscoveryError(f"no such file or directory: {given}") from None
+    name = os.path.normpath(given)
+    if stat.S_ISDIR(info.st_mode):
+        out: list[_Found] = []
+        _walk(name, os.path.abspath(name), out)
+        return out
+    if not stat.S_ISREG(info.st_mode) or not info.st_mode & _EXEC_BITS:
         raise DiscoveryError(f"not an executable file: {given} (make it executable with chmod +x)")
-    return [os.path.normpath(given)]
+    return [(name, os.path.abspath(name), (info.st_dev, info.st_ino))]
 
 
-def _walk(directory: str, out: list[str]) -> None:
+def _walk(directory: str, absolute: str, out: list[_Found]) -> None:
     try:
         with os.scandir(directory) as entries:
             items = list(entries)
     except OSError as exc:
         raise DiscoveryError(f"cannot read directory {directory}: {exc.strerror}") from None
+    prefix = "" if directory == "." else directory.rstrip(os.sep) + os.sep
     for entry in items:
         if entry.name.startswith(".") or entry.name == "__pycache__":
             continue
         try:
             # Symlinked folders are not followed (they may loop); symlinked files are tests.
             if entry.is_dir(follow_symlinks=False):
-                _walk(_join(directory, entry.name), out)
-            elif entry.is_file() and entry.stat().st_mode & _EXEC_BITS:
-                out.append(_join(directory, entry.name))
+                _walk(prefix + entry.name, os.path.join(absolute, entry.name), out)
+            elif entry.is_file():
+                info = entry.stat()
+                if info.st_mode & _EXEC_BITS:
+                    key = (info.st_dev, info.st_ino)
+                    out.append((prefix + entry.name, os.path.join(absolute, entry.name), key))
         except OSError:
             continue  # vanished or a dangling symlink: not a test
 
 
-def _join(directory: str, name: str) -> str:
-    return name if directory == "." else os.path.join(directory, name)
-
-
-def _is_executable_file(path: str) -> bool:
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return stat.S_ISREG(mode) and bool(mode & _EXEC_BITS)
-
-
-def _load(name: str) -> DropTest:
-    path = os.path.abspath(name)
+def _load(name: str, path: str) -> DropTest:
     try:
         return DropTest(name, path, read_header(path))
     except HeaderError as exc:
