@@ -124,3 +124,20 @@ def test_a_growing_log_is_sent_as_it_was_when_asked(tmp_path) -> None:
     with log.open("ab") as handle:
         handle.write(b"more lines written while the answer is sent\n")
     assert b"".join(_chunks(log, int(response.headers["content-length"]))) == b"a" * 100_000
+
+
+def test_an_index_symlinked_out_of_the_folder_is_refused(api: Api, tmp_path) -> None:
+    build = finished_build(api.store, api.blobs)
+    (tmp_path / "outside.html").write_text("<script>steal()</script>")
+    folder = api.blobs.build_dir(build.uuid)
+    os.symlink(tmp_path / "outside.html", folder / "index.html")
+    for path in (f"/logs/{build.uuid}/", f"/logs/{build.uuid}/index.html"):
+        response = api.client.get(path)
+        assert response.status_code == 404 and "steal" not in response.text
+
+
+def test_a_folder_without_index_is_listed(api: Api) -> None:
+    build = finished_build(api.store, api.blobs, artifacts={"a.txt": b"a"})
+    response = api.client.get(f"/logs/{build.uuid}/")
+    assert response.status_code == 200 and 'href="job-output.txt"' in response.text
+    assert 'href="artifacts/"' in response.text

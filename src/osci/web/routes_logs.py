@@ -110,23 +110,19 @@ def _serve(blobs: BlobStore, base: Path, uuid: str, path: str) -> object:
         raise ApiError(404, f"no logs for build {uuid[:80]!r}")
     base = base.resolve()
     relative = path.strip("/")
-    if relative:
-        try:
-            target = blobs.file(uuid, relative)
-        except StoreError:
-            raise ApiError(404, "no such file") from None
-    else:
-        target = base
-    if target.is_dir():
-        if not path.endswith("/") and relative:
-            return RedirectResponse(f"/logs/{uuid}/{quote(relative)}/", status_code=307)
+    try:
+        target = blobs.file(uuid, relative) if relative else base
         if target == base and (base / INDEX).is_file():
-            target = base / INDEX
-        else:
-            body = listing(target, f"{uuid}/{relative}")
-            return HTMLResponse(
-                body, headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": NO_SCRIPT}
-            )
+            target = blobs.file(uuid, INDEX)  # resolved: a symlink leading out is refused like any path
+    except StoreError:
+        raise ApiError(404, "no such file") from None
+    if target.is_dir():
+        if relative and not path.endswith("/"):  # so that relative links in the listing work
+            return RedirectResponse(f"/logs/{uuid}/{quote(relative)}/", status_code=307)
+        body = listing(target, f"{uuid}/{relative}")
+        return HTMLResponse(
+            body, headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": NO_SCRIPT}
+        )
     if not target.is_file():
         raise ApiError(404, "no such file")
     media_type, headers = serving(target, base)
