@@ -19,6 +19,13 @@ VERBS: dict[str, str] = {
     "server": "osci.cli.server_cmd:server_command",
     "hook": "osci.cli.hook_cmd:hook_group",
     "quickstart": "osci.quickstart.run:quickstart_command",
+    "status": "osci.cli.client:status_command",
+    "builds": "osci.cli.client:builds_command",
+    "build": "osci.cli.client:build_command",
+    "logs": "osci.cli.client:logs_command",
+    "enqueue": "osci.cli.client:enqueue_command",
+    "dequeue": "osci.cli.client:dequeue_command",
+    "token": "osci.cli.token_cmd:token_group",
 }
 
 

@@ -7,8 +7,9 @@ object store, so planning an item costs one or two `git` calls.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+
+from osci.gitproc import GitFailed, run_git
 
 IN_REPO_FILES = (".osci.yaml", "osci.yaml")
 IN_REPO_DIRS = (".osci.d", "osci.d")
@@ -19,18 +20,14 @@ class GitError(RuntimeError):
 
 
 async def git(repo: str | Path, *args: str, check: bool = True) -> str:
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "-C",
-        str(repo),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    if check and process.returncode != 0:
-        raise GitError(f"git {' '.join(args)} in {repo}: {err.decode(errors='replace').strip()}")
+    try:
+        out = await run_git("-C", str(repo), *args)
+    except GitFailed as exc:
+        if not check:
+            return ""
+        raise GitError(f"git {' '.join(args)} in {repo}: {exc.stderr.strip()}") from None
+    except TimeoutError as exc:
+        raise GitError(f"git {' '.join(args)} in {repo}: {exc}") from None
     return out.decode(errors="replace")
 
 

@@ -237,12 +237,16 @@ class Scheduler:
 
     async def _plan(self, item: ItemState) -> None:
         try:
+            await self._plan_item(item)
+        finally:
+            item.planning = False  # only now: until the plan is recorded, no other pass may plan it
+
+    async def _plan_item(self, item: ItemState) -> None:
+        try:
             plan = await self.planner.plan(item)
         except Exception as exc:
             log.exception("planning item %s failed", item.uuid)
             plan = Plan(error=f"could not prepare the change: {exc}")
-        finally:
-            item.planning = False
         if item.state != st.PREPARING:
             return  # dequeued or superseded meanwhile
         item.not_run = plan.not_run
@@ -260,24 +264,30 @@ class Scheduler:
             )
             await self._close(item, NO_JOBS, reasons, "no-jobs")
             return
-        item.graph = graph
-        item.source = str(plan.source) if plan.source else None
-        item.checkout = plan.ref
-        item.buildset_uuid = uuidlib.uuid4().hex
+        builds: dict[str, BuildState] = {}
         for name, job in graph.jobs.items():
             estimate = self.estimates.get((item.project, name))
             if estimate is None:
                 estimate = await self.records.estimated_duration(item.project, name)
                 if estimate is not None:
                     self.estimates[(item.project, name)] = estimate
-            item.builds[name] = BuildState(
-                uuid=uuidlib.uuid4().hex,
-                job=job,
-                estimated=estimate,
+            build_uuid = uuidlib.uuid4().hex
+            builds[name] = BuildState(
+                uuid=build_uuid, job=job, estimated=estimate, log_url=self.log_url_for(build_uuid)
             )
-            item.builds[name].log_url = self.log_url_for(item.builds[name].uuid)
-        item.state = st.ACTIVE
-        await self.records.item_planned(item, self._reports(item, "start", None))
+        if item.state != st.PREPARING:
+            return
+        item.graph, item.builds = graph, builds
+        item.source = str(plan.source) if plan.source else None
+        item.checkout = plan.ref
+        item.buildset_uuid = uuidlib.uuid4().hex
+        try:
+            await self.records.item_planned(item, self._reports(item, "start", None))
+        except Exception:
+            log.exception("recording the plan of item %s failed; planning it again", item.uuid)
+            item.graph, item.builds, item.buildset_uuid = None, {}, None
+            return
+        item.state = st.ACTIVE  # dispatchable only once its builds are in the store
 
     def log_url_for(self, build_uuid: str) -> str:
         return f"{self.base_url}/logs/{build_uuid}/"

@@ -27,6 +27,7 @@ from osci.server.outbox import Outbox
 from osci.server.planner import ConfigPlanner
 from osci.server.records import StoreRecords
 from osci.store import BlobStore, Store
+from osci.web.app import stop_streams
 
 log = logging.getLogger("osci.server")
 
@@ -106,6 +107,7 @@ class Server:
         self._web: Any = None
         self.build_durations: deque[float] = deque(maxlen=10000)
         self.started = asyncio.Event()
+        self._background: set[asyncio.Task] = set()
 
     # -- helpers ----------------------------------------------------------
 
@@ -195,6 +197,7 @@ class Server:
         await self.scheduler.stop()
         await self.outbox.stop()
         if self._web is not None:
+            stop_streams(self._web.config.app)  # followers of a log must not hold the shutdown
             self._web.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(web_task, timeout=5)
@@ -276,6 +279,7 @@ class Server:
             log_config=None,
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=5,
         )
         self._web = uvicorn.Server(config)
         self._web.install_signal_handlers = lambda: None  # ours are installed on the loop
@@ -383,7 +387,23 @@ class Server:
         return {"ok": True, "errors": []}
 
     async def notify(self, connection: str, payload: dict[str, Any]) -> None:
-        await self.connections[connection].notify(payload)
+        """A hook poked a connection: check the request now, do the (slow) polling in the
+        background, so a `git push` never waits for the server."""
+        target = self.connections[connection]
+        project = payload.get("project") if isinstance(payload, dict) else None
+        watched = getattr(target, "projects", None)
+        if project and callable(watched) and project not in watched():
+            raise ValueError(f"connection {connection} does not watch project {project!r}")
+        task = asyncio.create_task(self._notify(target, payload), name=f"notify-{connection}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _notify(target: Connection, payload: dict[str, Any]) -> None:
+        try:
+            await target.notify(payload)
+        except Exception:
+            log.exception("connection %s: notify failed", target.name)
 
     def metrics(self) -> dict[str, Any]:
         queues: dict[str, int] = {name: 0 for name in self.config.pipelines}
