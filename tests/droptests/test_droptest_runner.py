@@ -143,3 +143,25 @@ def test_parallel_runs_overlap(suite: Path, tmp_path: Path) -> None:
         )
     outcomes, _ = run([job(suite / "a.sh", timeout=3), job(suite / "b.sh", timeout=3)], parallel=2)
     assert [o.status for o in outcomes.values()] == ["passed", "passed"]
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_each_test_runs_in_its_own_folder_whatever_the_parallelism(suite: Path, parallel: int) -> None:
+    jobs = []
+    for folder in ("a", "b", "c"):
+        for number in range(4):
+            path = write_test(suite / folder, f"t{number}.sh", "pwd\n")
+            jobs.append(Job(f"{folder}/{path.name}", str(path), 10, {}))
+    outcomes, _ = run(jobs, parallel=parallel)
+    assert len(outcomes) == 12
+    for name, outcome in outcomes.items():
+        assert outcome.status == "passed", name
+        assert outcome.output_tail.strip() == str(suite / name.split("/")[0]), name
+
+
+def test_parallel_timeout_kills_only_the_slow_test(suite: Path) -> None:
+    slow = write_test(suite, "slow.sh", "sleep 30\n")
+    quick = [write_test(suite, f"q{n}.sh", "exit 0\n") for n in range(6)]
+    outcomes, _ = run([Job("slow.sh", str(slow), 0.5, {})] + [job(p) for p in quick], parallel=2)
+    assert outcomes["slow.sh"].timed_out
+    assert all(outcomes[p.name].status == "passed" for p in quick)

@@ -1,7 +1,9 @@
 """Run drop-in test processes, N at a time, with as little work per test as possible.
 
-One thread and one `poll()` over the pidfds of at most N children. Per test, on the
-normal path: one `posix_spawn` into its own session (see `droptest_spawn`), one wake-up when it exits,
+With -j1, one thread and one `poll()` on the child's pidfd. With -jN, N threads, each
+running one test at a time: `posix_spawn` releases the GIL while the kernel starts the
+child, which is most of the cost of a trivial test, so N threads start N children at
+once where one loop would start them one after the other. Per test, on the normal path: one `posix_spawn` into its own session (see `droptest_spawn`), one wake-up when it exits,
 one `killpg` of its group (before reaping, so the zombie leader keeps the group id
 from being reused), one `waitpid`, one `fstat` of its output file. Output goes to an
 unlinked temporary file, never through a pipe, so there is nothing to read while
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from osci.executor.droptest_spawn import Child, Spawner
+from osci.executor.droptest_spawn import Child, CwdLease, Spawner
 from osci.executor.proctree import MARKER_VAR, kill_tree
 
 TAIL_BYTES = 64 * 1024
@@ -117,10 +119,14 @@ class Runner:
         self._free_outputs: list[tuple[int, int]] = []  # (descriptor, size of what it holds)
         self._all_outputs = 0
         self._seq = 0
-        self._spawner = Spawner(fast_spawn)
+        self._spawner = Spawner(fast_spawn, lease=CwdLease() if jobs > 1 else None)
         self._use_pidfd = use_pidfd
+        self._lock = threading.Lock()  # the state above, shared by the -jN threads
 
     def run(self, jobs: Iterable[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        if self.jobs > 1:
+            self._run_threads(deque(jobs), on_done)
+            return
         pending = deque(jobs)
         running: dict[int, _Running] = {}  # pid -> run
         killing: list[_Running] = []
@@ -161,6 +167,73 @@ class Runner:
             while self._free_outputs:
                 os.close(self._free_outputs.pop()[0])
 
+    def _run_threads(self, pending: deque[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        live: dict[int, _Running] = {}
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def worker() -> None:
+            waiter = _ExitWaiter(self._use_pidfd)
+            try:
+                while not stop.is_set():
+                    with self._lock:
+                        if not pending:
+                            return
+                        job = pending.popleft()
+                    started = self._start(job)
+                    if isinstance(started, Outcome):
+                        with self._lock:
+                            on_done(job, started)
+                        continue
+                    pid = started.child.pid
+                    with self._lock:
+                        live[pid] = started
+                    waiter.add(pid)
+                    exited = False
+                    while not exited:
+                        remaining = started.deadline - time.monotonic()
+                        if remaining <= 0 or stop.is_set():
+                            break
+                        exited = bool(waiter.wait(remaining))
+                    if exited:
+                        outcome = self._finish(started, time.monotonic(), timed_out=False)
+                    else:
+                        waiter.remove(pid)
+                        kill_tree(pid, started.marker, self.kill_grace if not stop.is_set() else 0.5)
+                        outcome = self._finish(started, started.deadline, timed_out=not stop.is_set())
+                    with self._lock:
+                        live.pop(pid, None)
+                        if not stop.is_set():
+                            on_done(job, outcome)
+            except BaseException as exc:  # a failing callback stops the run, as with -j1
+                failures.append(exc)
+                stop.set()
+            finally:
+                waiter.close()
+
+        self._spawner.__enter__()
+        threads = [
+            threading.Thread(target=worker, name=f"osci-test-{n}", daemon=True) for n in range(self.jobs)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except BaseException:
+            stop.set()  # Ctrl-C: the workers kill what they run and stop
+            for thread in threads:
+                thread.join()
+            raise
+        finally:
+            self._spawner.__exit__()
+            self._sweep()
+            while self._free_outputs:
+                os.close(self._free_outputs.pop()[0])
+        if failures:
+            raise failures[0]
+
     def _wait_seconds(self, running: dict[int, _Running], killing: list[_Running]) -> float:
         wait = min((entry.deadline for entry in running.values()), default=time.monotonic() + 1.0)
         wait -= time.monotonic()
@@ -169,13 +242,14 @@ class Runner:
         return max(0.0, wait)
 
     def _start(self, job: Job) -> _Running | Outcome:
-        self._seq += 1
-        marker = f"{self.run_id}-{self._seq}"
-        self.markers[marker] = job.name
+        with self._lock:
+            self._seq += 1
+            marker = f"{self.run_id}-{self._seq}"
+            self.markers[marker] = job.name
+            outfd = self._output_file()
         env = self._base_env.copy()
         env.update(job.env)
         env[MARKER_VAR] = marker
-        outfd = self._output_file()
         cwd = os.path.dirname(job.path) or "."
         start = time.monotonic()
         try:
@@ -222,7 +296,8 @@ class Runner:
         if timed_out:
             os.close(entry.outfd)  # something it started may still hold the file: never reuse it
         else:
-            self._free_outputs.append((entry.outfd, size))
+            with self._lock:
+                self._free_outputs.append((entry.outfd, size))
         return Outcome(returncode, end - entry.start, timed_out, tail, size)
 
     def _tail(self, fd: int) -> tuple[int, str]:

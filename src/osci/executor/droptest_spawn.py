@@ -6,7 +6,10 @@ Two ways, same result. `subprocess.Popen` spends about as much time in Python
 starting the child; `os.posix_spawn` does that work in C, but cannot set the child's
 working directory, so the parent changes its own around the call. That is only
 safe while no other thread of this process could be using relative paths: the
-fast way is taken only when this is the process's only thread.
+fast way is taken only when this is the process's only thread, or when every other
+thread is one of the runner's own spawning threads sharing a `CwdLease`: those hold
+the lease while they spawn, so the directory only changes when none of them needs it
+(for a folder of tests, which share one directory, it never does).
 """
 
 from __future__ import annotations
@@ -34,9 +37,40 @@ class Child:
         return os.waitstatus_to_exitcode(status)
 
 
+class CwdLease:
+    """Lets several threads spawn in the same working directory at once; a thread that needs
+    another directory waits until no spawn is using the current one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: str | None = None
+        self._holders = 0
+
+    def acquire(self, cwd: str) -> None:
+        with self._cond:
+            while self._holders and self._current != cwd:
+                self._cond.wait()
+            if self._current != cwd:
+                os.chdir(cwd)
+                self._current = cwd
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._holders -= 1
+            if not self._holders:
+                self._cond.notify_all()
+
+    def forget(self) -> None:
+        """The process's directory was restored behind the lease's back."""
+        with self._cond:
+            self._current = None
+
+
 class Spawner:
-    def __init__(self, fast: bool = True) -> None:
+    def __init__(self, fast: bool = True, lease: CwdLease | None = None) -> None:
         self.fast = fast and hasattr(os, "posix_spawn") and hasattr(os, "fchdir")
+        self.lease = lease  # set: spawning threads share the working directory through it
         self._here: int | None = None
         self._close: list[tuple] = []
 
@@ -52,6 +86,12 @@ class Spawner:
 
     def spawn(self, argv: list[str], cwd: str, env: dict[str, str], outfd: int) -> Child:
         """Start `argv`; raises OSError if it cannot be executed (ENOEXEC: no #! line)."""
+        if self._here is not None and self.lease is not None:
+            self.lease.acquire(cwd)
+            try:
+                return self._posix_spawn(argv, None, env, outfd)
+            finally:
+                self.lease.release()
         if self._here is not None and threading.active_count() == 1:
             return self._posix_spawn(argv, cwd, env, outfd)
         import subprocess  # only here: the fast way does not need it
@@ -67,24 +107,26 @@ class Spawner:
         )
         return Child(popen.pid, popen)
 
-    def _posix_spawn(self, argv: list[str], cwd: str, env: dict[str, str], outfd: int) -> Child:
+    def _posix_spawn(self, argv: list[str], cwd: str | None, env: dict[str, str], outfd: int) -> Child:
+        """`cwd` None: the process is already in the right directory (the lease moved it)."""
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, outfd, 1),
             (os.POSIX_SPAWN_DUP2, outfd, 2),
             *self._close,
         ]
-        os.chdir(cwd)
+        if cwd is not None:
+            os.chdir(cwd)
         try:
             pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
         except OSError as exc:
-            if exc.errno != errno.EBADF:
+            if exc.errno != errno.EBADF or self.lease is not None:
                 raise
             # A descriptor listed at the start was closed since: stop second-guessing, use Popen.
             self._close_spawn_path()
-            return self.spawn(argv, cwd, env, outfd)
+            return self.spawn(argv, cwd or os.getcwd(), env, outfd)
         finally:
-            if self._here is not None:
+            if self._here is not None and cwd is not None:
                 os.fchdir(self._here)
         return Child(pid)
 
@@ -93,6 +135,8 @@ class Spawner:
         if here is not None:
             os.fchdir(here)
             os.close(here)
+            if self.lease is not None:
+                self.lease.forget()
 
 
 def _inheritable_fds() -> list[int]:
