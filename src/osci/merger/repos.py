@@ -36,8 +36,8 @@ async def resolve(repo: str | Path, rev: str) -> str:
     return (await git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")).strip()
 
 
-async def in_repo_config(repo: str | Path, rev: str, dest: Path) -> list[Path]:
-    """Write the in-repo configuration files at `rev` into `dest`; return their paths (maybe none)."""
+async def in_repo_config(repo: str | Path, rev: str) -> dict[str, str]:
+    """The in-repo configuration files at `rev` (path -> text); empty when it has none."""
     listing = await git(repo, "ls-tree", "-r", "--name-only", rev, "--", *IN_REPO_FILES, *IN_REPO_DIRS)
     wanted = [
         name
@@ -45,11 +45,4 @@ async def in_repo_config(repo: str | Path, rev: str, dest: Path) -> list[Path]:
         if name in IN_REPO_FILES
         or (name.split("/", 1)[0] in IN_REPO_DIRS and name.endswith((".yaml", ".yml")))
     ]
-    written: list[Path] = []
-    for name in wanted:
-        text = await git(repo, "show", f"{rev}:{name}")
-        path = dest / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written
+    return {name: await git(repo, "show", f"{rev}:{name}") for name in wanted}

@@ -108,6 +108,7 @@ class Server:
         self.build_durations: deque[float] = deque(maxlen=10000)
         self.started = asyncio.Event()
         self._background: set[asyncio.Task] = set()
+        self._projects_cache: tuple[Config, list[tuple[str, str | None]]] | None = None
 
     # -- helpers ----------------------------------------------------------
 
@@ -124,13 +125,18 @@ class Server:
         return None
 
     def projects(self) -> list[tuple[str, str | None]]:
+        """(project, default branch) of the running configuration; computed once per configuration."""
         if self.config is None:
             return []
+        cached = self._projects_cache
+        if cached is not None and cached[0] is self.config:
+            return cached[1]
         result = []
         for name in self.config.projects:
             if name:
                 settings = self.config.project_settings(name)
                 result.append((name, settings.default_branch or "main"))
+        self._projects_cache = (self.config, result)
         return result
 
     async def resolve_tip(self, project: str, branch: str) -> str | None:
@@ -391,8 +397,8 @@ class Server:
         background, so a `git push` never waits for the server."""
         target = self.connections[connection]
         project = payload.get("project") if isinstance(payload, dict) else None
-        watched = getattr(target, "projects", None)
-        if project and callable(watched) and project not in watched():
+        watches = getattr(target, "watches", None)
+        if project and callable(watches) and not watches(project):
             raise ValueError(f"connection {connection} does not watch project {project!r}")
         task = asyncio.create_task(self._notify(target, payload), name=f"notify-{connection}")
         self._background.add(task)

@@ -3,6 +3,7 @@ revision on top, the project's pipeline jobs, and the branch and file matchers."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 from osci.config import ConfigErrors, load_config
 from osci.config.config import ConfigLookupError
+from osci.executor.workspace import FULL_SHA
 from osci.merger import repos
 from osci.scheduler.ports import Plan
 from osci.scheduler.state import ItemState
@@ -31,26 +33,23 @@ class ConfigPlanner:
             return Plan(error=f"no connection serves project {item.project}")
         rev = item.newrev or (f"refs/heads/{item.branch}" if item.branch else "HEAD")
         try:
-            commit = await repos.resolve(source, rev)
+            # A full sha needs no resolving: reading the tree below fails if it is missing.
+            commit = rev if FULL_SHA.fullmatch(rev) else await repos.resolve(source, rev)
         except repos.GitError as exc:
             return Plan(error=f"cannot find {rev} in {item.project}: {exc}")
         if not commit:
             return Plan(error=f"cannot find {rev} in {item.project}")
         config = central
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="inrepo-", dir=self.scratch))
         try:
-            files = await repos.in_repo_config(source, commit, folder)
-            if files:
-                try:
-                    in_repo = load_config(files, check_references=False)
-                    config = central.merged_with(in_repo, project=item.project)
-                except ConfigErrors as exc:
-                    where = f"{item.project} at {commit[:12]}"
-                    errors = "\n".join(str(e).replace(str(folder) + "/", "") for e in exc.errors)
-                    return Plan(error=f"the in-repo configuration of {where} does not load:\n{errors}")
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            texts = await repos.in_repo_config(source, commit)
+        except repos.GitError as exc:
+            return Plan(error=f"cannot read {commit} in {item.project}: {exc}")
+        if texts:
+            # parsing YAML is CPU work: off the event loop
+            loaded = await asyncio.to_thread(self._load_in_repo, central, texts, item.project, commit)
+            if isinstance(loaded, str):
+                return Plan(error=loaded)
+            config = loaded
         try:
             jobs = config.project_jobs(item.project, item.pipeline, item.branch)
         except ConfigLookupError:
@@ -63,3 +62,22 @@ class ConfigPlanner:
             else:
                 plan.not_run.append((job.name, list(match.reasons)))
         return plan
+
+    def _load_in_repo(self, central: Any, texts: dict[str, str], project: str, commit: str) -> Any:
+        """The central configuration with the in-repo files on top, or the errors as a message."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="inrepo-", dir=self.scratch))
+        try:
+            files = []
+            for name, text in texts.items():
+                path = folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+                files.append(path)
+            try:
+                return central.merged_with(load_config(files, check_references=False), project=project)
+            except ConfigErrors as exc:
+                errors = "\n".join(str(e).replace(str(folder) + "/", "") for e in exc.errors)
+                return f"the in-repo configuration of {project} at {commit[:12]} does not load:\n{errors}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -87,6 +87,14 @@ class GitConnection(Connection):
         path = repos.local_repo(self.baseurl, project)
         return str(path) if path else None
 
+    def watches(self, project: str) -> bool:
+        """Whether `project` is watched, at the cost of one look at one repository."""
+        if self._projects is not None:
+            return project in self._projects
+        if not repos.safe_project(project) or project not in {p for p, _ in self.context.projects()}:
+            return False
+        return self.remote or repos.local_repo(self.baseurl, project) is not None
+
     def projects(self) -> list[str]:
         """The projects watched now: `projects` if configured, else the server's projects found here."""
         if self._projects is not None:
@@ -130,7 +138,7 @@ class GitConnection(Connection):
         if project is None or project == "":
             await self.poll()
             return
-        if not isinstance(project, str) or project not in self.projects():
+        if not isinstance(project, str) or not self.watches(project):
             raise ValueError(f"connection {self.name} does not watch project {project!r}")
         await self.poll([project])
 
