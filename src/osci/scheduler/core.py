@@ -58,7 +58,7 @@ class Scheduler:
         self._loop_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
-        self.estimates: dict[tuple[str, str], float] = {}
+        self.estimates: dict[tuple[str, str], float | None] = {}
         self.event_to_start: deque[float] = deque(maxlen=10000)  # seconds, for /metrics
         self.results_count: dict[str, int] = {}
         self.on_build_done: Callable[[BuildRecord], None] | None = None
@@ -266,11 +266,10 @@ class Scheduler:
             return
         builds: dict[str, BuildState] = {}
         for name, job in graph.jobs.items():
-            estimate = self.estimates.get((item.project, name))
-            if estimate is None:
-                estimate = await self.records.estimated_duration(item.project, name)
-                if estimate is not None:
-                    self.estimates[(item.project, name)] = estimate
+            key = (item.project, name)
+            if key not in self.estimates:  # asked once per job; kept current as builds succeed
+                self.estimates[key] = await self.records.estimated_duration(item.project, name)
+            estimate = self.estimates[key]
             build_uuid = uuidlib.uuid4().hex
             builds[name] = BuildState(
                 uuid=build_uuid, job=job, estimated=estimate, log_url=self.log_url_for(build_uuid)
