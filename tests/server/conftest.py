@@ -88,6 +88,7 @@ class ServerProcess:
         self.log_path = root / "server.log"
         self.process: subprocess.Popen | None = None
         self.client = httpx.Client(base_url=self.url, timeout=10)
+        self.extra_args: list[str] = []
 
     def start(self, timeout: float = 30) -> None:
         env = dict(os.environ, OSCI_ADMIN_TOKEN_FILE=str(self.token_file), **GIT_ENV)
@@ -99,6 +100,7 @@ class ServerProcess:
                 "--data-dir", str(self.data),
                 "--listen", f"127.0.0.1:{self.port}",
                 "--slots", "2",
+                *self.extra_args,
             ],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self.root,
         )  # fmt: skip
