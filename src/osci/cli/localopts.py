@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from osci.cli.output import Output
+from osci.cli.output import RESULT_STYLES, Output
 from osci.harness.localrun import LocalRun, run_graph
 from osci.harness.selection import Selection
 from osci.model import BuildRecord
@@ -137,9 +137,18 @@ def execute(
         out.line(f"osci: not running {name}: {'; '.join(reasons)}", style="dim")
     if not quiet:
         run.on_output = out.job_line
-    run.on_finished = lambda r: out.line(
-        f"osci: {r.job} finished: {r.result}" + (f" ({r.reason})" if r.reason else "")
-    )
+    progress = out.progress(len(graph.jobs), "builds")
+
+    def finished(record: BuildRecord) -> None:
+        style = RESULT_STYLES.get(record.result)
+        out.line(
+            f"osci: {record.job} finished: {record.result}"
+            + (f" ({record.reason})" if record.reason else ""),
+            style=style,
+        )
+        progress.advance()
+
+    run.on_finished = finished
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
 
@@ -152,7 +161,8 @@ def execute(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, interrupt)
     try:
-        return run_graph(graph, run, cancel)
+        with progress:
+            return run_graph(graph, run, cancel)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous)

@@ -40,6 +40,10 @@ class Output:
                 self.stream.write(text + "\n")
                 self.stream.flush()
 
+    def progress(self, total: int, what: str) -> _Progress:
+        """A progress bar under the streamed lines on a terminal; nothing otherwise."""
+        return _Progress(self.console, total, what)
+
     def job_line(self, job: str, text: str) -> None:
         if self.console:
             with self._lock:
@@ -92,6 +96,32 @@ class Output:
                 text = case.output or case.message
                 for line in text.splitlines()[:head_lines]:
                     self.line(f"    {line}")
+
+
+class _Progress:
+    def __init__(self, console: Console | None, total: int, what: str) -> None:
+        self._bar = None
+        if console is not None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console, transient=True,
+            )  # fmt: skip
+            self._task = self._bar.add_task(what, total=total)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
 
 
 def attempts_text(record: BuildRecord) -> str:
