@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .conftest import osci, write
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "deployments"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deployments"  # a copy of shared/fixtures
 
 
 def make_project(root: Path, latency: str = "100") -> None:

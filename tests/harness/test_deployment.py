@@ -6,7 +6,7 @@ import pytest
 
 from osci.harness import deployment
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "deployments"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deployments"  # a copy of shared/fixtures
 
 
 @pytest.fixture

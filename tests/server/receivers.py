@@ -47,6 +47,7 @@ class WebhookReceiver:
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.deliveries: list[dict[str, Any]] = []
+        self.delivery_ids: set[str | None] = set()
         self.rejected = 0
         self.status = 200
         outer = self
@@ -60,7 +61,10 @@ class WebhookReceiver:
                     outer.rejected += 1
                     self.send_response(401)
                 else:
-                    outer.deliveries.append(json.loads(body))
+                    delivery = self.headers.get("X-Osci-Delivery")
+                    if delivery not in outer.delivery_ids:  # a retry of one already taken: drop it
+                        outer.delivery_ids.add(delivery)
+                        outer.deliveries.append(json.loads(body))
                     self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

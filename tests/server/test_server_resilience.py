@@ -53,6 +53,7 @@ def test_kill_9_during_a_build_loses_nothing_and_reports_once(make_server, repo:
         repo.push()
         (running,) = wait_for(lambda: running_builds(server), 30, what="a running build")
         wait_for(lambda: (tmp_path / f"started-{running['uuid']}").exists(), 30, what="the step to start")
+        wait_for(lambda: hook.slots() == ["start"], 30, what="the start report")
         server.kill9()
 
         # Pushed while the server was dead: the restarted server must still see it.
@@ -64,13 +65,14 @@ def test_kill_9_during_a_build_loses_nothing_and_reports_once(make_server, repo:
         detail = server.client.get(f"/api/build/{running['uuid']}").json()
         states = [(a.get("state"), a.get("result")) for a in detail["attempts"]]
         assert states[0][0] == "interrupted" and states[-1] == ("completed", "SUCCESS"), states
+        wait_for(lambda: len(hook.deliveries) >= 4, 60, what="start and success for both items")
+        time.sleep(2)  # let anything extra arrive
+        seen = [(d["item_uuid"][:8], d["slot"]) for d in hook.deliveries]
         items = {d["item_uuid"] for d in hook.deliveries}
-        assert len(items) == 2
-        wait_for(lambda: len(hook.deliveries) == 4, 30, what="start and success for both items")
+        assert len(items) == 2, seen
         for item in items:
-            assert sorted(hook.slots(item)) == ["start", "success"]  # exactly once each
-        time.sleep(2)  # nothing more arrives
-        assert len(hook.deliveries) == 4
+            reports = [line for line in server.log().splitlines() if "report" in line]
+            assert sorted(hook.slots(item)) == ["start", "success"], (seen, reports)  # exactly once each
 
 
 def test_a_broken_reload_keeps_the_running_configuration(make_server, repo: Repo, tmp_path: Path):

@@ -1,7 +1,8 @@
 """The webhook reporter: POSTs each report as signed JSON.
 
 Connection keys: `url`, `secret` (signs the body; never logged), `timeout` (10 s). Reporter
-options may override `url`. Headers: `X-Osci-Event` (the slot), `X-Osci-Delivery` (a uuid)
+options may override `url`. Headers: `X-Osci-Event` (the slot), `X-Osci-Delivery` (the same on every retry of
+one report)
 and, with a secret, `X-Osci-Signature-256: sha256=<HMAC-SHA256 of the exact body>`, like
 GitHub's; receivers check it with `verify_signature`.
 """
@@ -111,7 +112,7 @@ class WebhookConnection(Connection):
             "Content-Type": "application/json",
             "User-Agent": "osci-webhook",
             "X-Osci-Event": report.slot,
-            "X-Osci-Delivery": str(uuid.uuid4()),
+            "X-Osci-Delivery": report.delivery or str(uuid.uuid4()),
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)

@@ -45,6 +45,7 @@ class Report:
     status_url: str
     builds: list[BuildReport] = field(default_factory=list)
     message: str = ""
+    delivery: str = ""  # stable across retries (the outbox row), so receivers can drop duplicates
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

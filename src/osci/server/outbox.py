@@ -72,6 +72,7 @@ class Outbox:
             return
         try:
             report = Report.from_dict(payload)
+            report.delivery = f"osci-report-{row.id}"  # one id for every try of this report
             await connection.report(report, options)
         except ReportError as exc:
             await self._retry(row, str(exc))
