@@ -35,6 +35,28 @@ def _next_attempt_number(session: Session, build_id: int) -> int:
     return (last or 0) + 1
 
 
+def interrupt_in(session: Session, build: Build, reason: str, now: datetime) -> AttemptRow:
+    """Inside a caller's transaction: the running attempt recorded as interrupted, the build
+    back to waiting (to run again)."""
+    row = AttemptRow(
+        build_id=build.id,
+        number=_next_attempt_number(session, build.id),
+        state="interrupted",
+        result=None,
+        start_time=build.attempt_start,
+        end_time=now,
+        reason=clean_text(reason),
+        node=build.node,
+        phases=[],
+    )
+    session.add(row)
+    build.attempts_count = row.number
+    build.state = "waiting"
+    build.node = None
+    build.attempt_start = None
+    return row
+
+
 def _result(value: object) -> str:
     try:
         return str(Result(value))
@@ -161,23 +183,7 @@ class BuildQueries(StoreBase):
             build = _get(session, uuid)
             if build.state != "running":
                 raise StoreError(f"build {uuid} is {build.state}, not running: nothing to interrupt")
-            row = AttemptRow(
-                build_id=build.id,
-                number=_next_attempt_number(session, build.id),
-                state="interrupted",
-                result=None,
-                start_time=build.attempt_start,
-                end_time=moment("now", now),
-                reason=clean_text(reason),
-                node=build.node,
-                phases=[],
-            )
-            session.add(row)
-            build.attempts_count = row.number
-            build.state = "waiting"
-            build.node = None
-            build.attempt_start = None
-            return row
+            return interrupt_in(session, build, reason, moment("now", now))
 
     def interrupted_builds(self) -> list[Build]:
         """Builds marked running: at server start, these were cut off by the previous process."""

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from osci.model import BuildRecord
 from osci.store.base import StoreBase
-from osci.store.builds import INTERRUPTED
-from osci.store.models import AttemptRow, Build, Buildset, Event, Item, Report
+from osci.store.builds import INTERRUPTED, interrupt_in
+from osci.store.models import Build, Buildset, Event, Item, Report
 from osci.store.serialize import json_ready
 from osci.store.types import MAX_MESSAGE, clean_text, clip, utcnow
 from osci.store.validate import moment
@@ -196,26 +196,7 @@ class SchedulingQueries(StoreBase):
         with self._write() as session:
             now = utcnow()
             for build in session.scalars(select(Build).where(Build.state == "running")):
-                number = (
-                    session.scalar(select(func.max(AttemptRow.number)).where(AttemptRow.build_id == build.id))
-                    or 0
-                ) + 1
-                session.add(
-                    AttemptRow(
-                        build_id=build.id,
-                        number=number,
-                        state="interrupted",
-                        result=None,
-                        start_time=build.attempt_start,
-                        end_time=now,
-                        reason=INTERRUPTED,
-                        node=build.node,
-                        phases=[],
-                    )
-                )
-                build.attempts_count = number
-                build.state = "waiting"
-                build.attempt_start = None
+                interrupt_in(session, build, INTERRUPTED, now)
         with self._read() as session:
             live = []
             items = session.scalars(
