@@ -64,6 +64,13 @@ class Connection:
         """Called by the HTTP API when something outside pokes this connection (a hook or webhook)."""
 
 
+def check_keys(where: str, config: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse keys a driver does not know (`name` and `driver` belong to every connection)."""
+    for key in config:
+        if key not in allowed and key not in ("name", "driver"):
+            raise ConnectionConfigError(f"{where}: unknown key '{key}'; expected one of {', '.join(allowed)}")
+
+
 def load_driver(driver: str) -> type[Connection]:
     """The Connection class of `driver`, found as `osci.connections.<driver>`."""
     if not driver.replace("_", "").isalnum():

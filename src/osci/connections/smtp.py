@@ -15,7 +15,13 @@ from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
 from osci.connections import render
-from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, ReportError
+from osci.connections.base import (
+    Connection,
+    ConnectionConfigError,
+    ConnectionContext,
+    ReportError,
+    check_keys,
+)
 from osci.model import Report
 
 CONFIG_KEYS = ("server", "port", "default-from", "default-to", "starttls", "user", "password", "timeout")
@@ -49,11 +55,7 @@ class SmtpConnection(Connection):
     def __init__(self, name: str, config: dict[str, Any], context: ConnectionContext) -> None:
         super().__init__(name, config, context)
         where = f"connection {name} (smtp)"
-        for key in config:
-            if key not in CONFIG_KEYS and key not in ("name", "driver"):
-                raise ConnectionConfigError(
-                    f"{where}: unknown key '{key}'; expected one of {', '.join(CONFIG_KEYS)}"
-                )
+        check_keys(where, config, CONFIG_KEYS)
         server = config.get("server")
         if not isinstance(server, str) or not server:
             raise ConnectionConfigError(f"{where}: 'server' is required (the SMTP host)")

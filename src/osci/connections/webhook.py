@@ -18,7 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, ReportError
+from osci.connections.base import (
+    Connection,
+    ConnectionConfigError,
+    ConnectionContext,
+    ReportError,
+    check_keys,
+)
 from osci.model import Report
 
 CONFIG_KEYS = ("url", "secret", "timeout")
@@ -66,11 +72,7 @@ class WebhookConnection(Connection):
     def __init__(self, name: str, config: dict[str, Any], context: ConnectionContext) -> None:
         super().__init__(name, config, context)
         where = f"connection {name} (webhook)"
-        for key in config:
-            if key not in CONFIG_KEYS and key not in ("name", "driver"):
-                raise ConnectionConfigError(
-                    f"{where}: unknown key '{key}'; expected one of {', '.join(CONFIG_KEYS)}"
-                )
+        check_keys(where, config, CONFIG_KEYS)
         self.url = check_url(config.get("url"), where) if "url" in config else None
         secret = config.get("secret")
         if secret is not None and (not isinstance(secret, str) or not secret):
