@@ -29,6 +29,8 @@ def test_no_operation_fails_on_hostile_input(api: Api) -> None:
     spec = api.client.get("/api/openapi.json").json()
     tried = 0
     for template, operations in spec["paths"].items():
+        if template.endswith("/stream"):
+            continue  # a stream never ends by itself; tests/web/test_status_stream.py covers it
         for method, operation in operations.items():
             query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
             for path in _paths(template, real.uuid):

@@ -86,13 +86,16 @@ class ItemState:
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.uuid,
+            "pipeline": self.pipeline,
             "project": self.project,
             "branch": self.branch,
             "ref": self.ref,
             "newrev": self.newrev,
             "change": self.change,
+            "patchset": self.patchset,
             "author": self.author,
             "state": self.state,
+            "ahead": None,  # the item this one is tested on top of (dependent pipelines)
             "enqueue_time": self.enqueue_time,
             "buildset": self.buildset_uuid,
             "jobs": [
@@ -102,6 +105,7 @@ class ItemState:
                     "state": b.state,
                     "result": str(b.result) if b.result else None,
                     "voting": b.job.voting,
+                    "dependencies": list(b.job.dependencies),
                     "start_time": b.start_time,
                     "elapsed": b.elapsed,
                     "estimated": b.estimated,

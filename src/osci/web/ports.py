@@ -45,3 +45,17 @@ class ServerPort(Protocol):
     def is_running(self, build_uuid: str) -> bool: ...
 
     def config_errors(self) -> list[dict[str, Any]]: ...
+
+    def job_info(self, name: str) -> dict[str, Any] | None:
+        """The running configuration's view of a job (definition, variants, where it runs and
+        why), or None when no job has that name."""
+        ...
+
+    def project_info(self, name: str) -> dict[str, Any] | None:
+        """A project's settings and its jobs per pipeline, or None for an unknown project."""
+        ...
+
+    def breaking_pipelines(self) -> list[str]:
+        """Pipelines whose failures mean a merged (or merging) change broke something: gate
+        (dependent, serial) and post-merge (ref-updated) pipelines, for "who breaks builds"."""
+        ...

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from osci.store.models import Token
@@ -15,6 +16,7 @@ from osci.web.auth import require_admin
 from osci.web.errors import ApiError
 from osci.web.ports import ServerPort
 from osci.web.schemas import Accepted, Dequeued, ErrorOut
+from osci.web.status_stream import follow_status
 
 log = logging.getLogger("osci.web")
 router = APIRouter(
@@ -62,6 +64,20 @@ async def status(request: Request) -> Any:
     # async on purpose: the server's sync methods read scheduler state owned by the event loop,
     # so they are called from the loop, never from FastAPI's worker threads.
     return jsonable_encoder(_server(request).status())
+
+
+@router.get(
+    "/status/stream",
+    summary="Server-sent events: the status document now and whenever it changes",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def status_stream(request: Request) -> StreamingResponse:
+    state = request.app.state
+    return StreamingResponse(
+        follow_status(_server(request).status, state.poll, state.closing, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/config/errors", summary="Errors of the last configuration load (file, line, column, message)")
