@@ -180,6 +180,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     reason = chromium_missing()
+    if reason and os.environ.get("OSCI_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; the browser tests are required (OSCI_REQUIRE_BROWSER=1)")
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
