@@ -59,7 +59,9 @@ def test_an_unchanged_status_is_not_sent_again(live: LiveServer) -> None:
     from osci.web.status_stream import _without_clock, status_json
 
     idle = {"pipelines": []}
-    assert _without_clock(status_json({**idle, "now": 1.0})) == _without_clock(status_json({**idle, "now": 2.0}))
+    assert _without_clock(status_json({**idle, "now": 1.0})) == _without_clock(
+        status_json({**idle, "now": 2.0})
+    )
     assert _without_clock(status_json({"pipelines": [1], "now": 1.0})) != _without_clock(
         status_json({**idle, "now": 1.0})
     )
