@@ -87,6 +87,17 @@ class TinyServer:
         if connection not in self.connections:
             raise KeyError(connection)
         self.notified.append((connection, payload))
+    async def webhook(self, connection: str, headers: dict[str, str], body: bytes) -> str:
+        """Accepts deliveries signed with the header ``x-test-token: right`` only."""
+        from osci.connections.base import WebhookRejected
+
+        if connection not in self.connections:
+            raise KeyError(connection)
+        if headers.get("x-test-token") != "right":
+            raise WebhookRejected(401, "signature does not match")
+        self.notified.append((connection, {"webhook": body.decode("utf-8", "replace")}))
+        return "1 event"
+
 
     def metrics(self) -> dict[str, Any]:
         return {

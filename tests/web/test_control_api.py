@@ -128,3 +128,16 @@ def test_openapi_and_docs_are_served(api: Api) -> None:
     assert api.client.get("/api/docs").status_code == 200
     schemas = spec["components"]["schemas"]
     assert {"BuildSummary", "BuildDetail", "EventOut", "ErrorOut", "EnqueueRequest"} <= set(schemas)
+
+
+def test_webhooks_reach_the_connection_which_verifies_them(api: Api) -> None:
+    raw = b'{"action": "opened", "note": "<script>"}'
+    signed = api.client.post("/api/connection/git/payload", content=raw, headers={"X-Test-Token": "right"})
+    assert signed.status_code == 202 and signed.json() == {"accepted": True, "detail": "1 event"}
+    assert api.server.notified[-1] == ("git", {"webhook": raw.decode()})
+
+    forged = api.client.post("/api/connection/git/payload", content=raw, headers={"X-Test-Token": "wrong"})
+    assert forged.status_code == 401 and forged.json() == {"error": "signature does not match"}
+    unknown = api.client.post("/api/connection/nope/payload", content=raw, headers={"X-Test-Token": "right"})
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
+    assert len(api.server.notified) == 1

@@ -26,6 +26,16 @@ class ReportError(RuntimeError):
     """A report could not be delivered now; the server retries it later with backoff."""
 
 
+class WebhookRejected(Exception):
+    """A webhook delivery refused: `status` is the HTTP answer (401 bad signature, 400 malformed,
+    404 when this connection takes no webhooks); `message` is safe to send back."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 @dataclass
 class ConnectionContext:
     """What the server lends every connection."""
@@ -61,7 +71,14 @@ class Connection:
         raise ReportError(f"connection {self.name} ({self.driver}) cannot report")
 
     async def notify(self, payload: dict[str, Any]) -> None:
-        """Called by the HTTP API when something outside pokes this connection (a hook or webhook)."""
+        """Called by the HTTP API when something outside pokes this connection (a hook)."""
+
+    async def webhook(self, headers: dict[str, str], body: bytes) -> str:
+        """A webhook delivery (``POST /api/connection/{name}/payload``): verify it (signature or
+        token) before reading anything else, emit the events it carries, and return a short
+        description of what was done. Raise WebhookRejected to refuse it. `headers` have
+        lower-case names."""
+        raise WebhookRejected(404, f"connection {self.name} ({self.driver}) takes no webhooks")
 
 
 def check_keys(where: str, config: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -405,6 +405,11 @@ class Server:
         task.add_done_callback(self._background.discard)
 
     @staticmethod
+    async def webhook(self, connection: str, headers: dict[str, str], body: bytes) -> str:
+        """A webhook delivery: the connection verifies it and emits its events (recorded before
+        anything acts on them, as for every event)."""
+        return await self.connections[connection].webhook(headers, body)
+
     async def _notify(target: Connection, payload: dict[str, Any]) -> None:
         try:
             await target.notify(payload)

@@ -37,6 +37,11 @@ class ServerPort(Protocol):
         """A post-receive hook says a repository changed. Raises KeyError for an unknown connection."""
         ...
 
+    async def webhook(self, connection: str, headers: dict[str, str], body: bytes) -> str:
+        """A webhook for a connection: what it did. Raises KeyError for an unknown connection and
+        osci.connections.base.WebhookRejected when the connection refuses the delivery."""
+        ...
+
     def metrics(self) -> dict[str, Any]:
         """``{"queue_lengths", "builds_by_result", "event_to_start_seconds", "build_durations",
         "running_builds"}``."""

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from osci.connections.base import WebhookRejected
 from osci.store.models import Token
 from osci.web.auth import require_admin
 from osci.web.errors import ApiError
@@ -135,3 +136,29 @@ async def notify(request: Request, name: str, body: NotifyRequest) -> Any:
     except KeyError:
         raise ApiError(404, f"no connection named {name[:80]!r}") from None
     return {"accepted": True}
+
+
+class WebhookAccepted(BaseModel):
+    accepted: bool
+    detail: str
+
+
+@router.post(
+    "/connection/{name}/payload",
+    summary="A webhook from GitHub, GitLab or another service, verified by the connection",
+    status_code=202,
+    response_model=WebhookAccepted,
+)
+async def payload(request: Request, name: str) -> Any:
+    # No token: the connection verifies the delivery itself (HMAC signature or shared token),
+    # on the raw body, before anything of it is read.
+    body = await request.body()
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    try:
+        detail = await _server(request).webhook(name, headers, body)
+    except KeyError:
+        raise ApiError(404, f"no connection named {name[:80]!r}") from None
+    except WebhookRejected as exc:
+        log.warning("connection %s refused a webhook: %s", name[:80], exc.message)
+        raise ApiError(exc.status, exc.message) from None
+    return {"accepted": True, "detail": detail}
