@@ -10,6 +10,7 @@ EXPECTED_TABLES = {
     "artifacts",
     "attempts",
     "buildsets",
+    "build_daily",
     "builds",
     "config_loads",
     "events",
@@ -18,6 +19,7 @@ EXPECTED_TABLES = {
     "node_events",
     "nodes",
     "reports",
+    "test_daily",
     "test_results",
     "tokens",
 }

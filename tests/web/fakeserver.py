@@ -20,6 +20,10 @@ class TinyServer:
         self.errors: list[dict[str, Any]] = []
         self.finished: dict[str, int] = {"SUCCESS": 3, "FAILURE": 1}
         self._ids = itertools.count(1)
+        # What the configuration says, as the real server's config_info would answer it.
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.projects: dict[str, dict[str, Any]] = {}
+        self.breaking: list[str] = ["gate"]
 
     def status(self) -> dict[str, Any]:
         return {
@@ -83,10 +87,6 @@ class TinyServer:
         self.reloads += 1
         return {"ok": not self.errors, "errors": self.errors}
 
-    async def notify(self, connection: str, payload: dict[str, Any]) -> None:
-        if connection not in self.connections:
-            raise KeyError(connection)
-        self.notified.append((connection, payload))
     async def webhook(self, connection: str, headers: dict[str, str], body: bytes) -> str:
         """Accepts deliveries signed with the header ``x-test-token: right`` only."""
         from osci.connections.base import WebhookRejected
@@ -98,6 +98,10 @@ class TinyServer:
         self.notified.append((connection, {"webhook": body.decode("utf-8", "replace")}))
         return "1 event"
 
+    async def notify(self, connection: str, payload: dict[str, Any]) -> None:
+        if connection not in self.connections:
+            raise KeyError(connection)
+        self.notified.append((connection, payload))
 
     def metrics(self) -> dict[str, Any]:
         return {
@@ -113,3 +117,26 @@ class TinyServer:
 
     def config_errors(self) -> list[dict[str, Any]]:
         return list(self.errors)
+
+    def job_info(self, name: str) -> dict[str, Any] | None:
+        return self.jobs.get(name)
+
+    def project_info(self, name: str) -> dict[str, Any] | None:
+        return self.projects.get(name)
+
+    def breaking_pipelines(self) -> list[str]:
+        return list(self.breaking)
+
+    def config_summary(self) -> dict[str, Any]:
+        return {
+            "pipelines": [
+                {
+                    "name": name,
+                    "manager": "dependent" if name in self.breaking else "independent",
+                    "precedence": "normal",
+                }
+                for name in sorted(self.pipelines)
+            ],
+            "projects": sorted(self.projects),
+            "jobs": sorted(self.jobs),
+        }

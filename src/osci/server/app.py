@@ -23,6 +23,7 @@ from osci.merger import repos
 from osci.model import Event
 from osci.nodes.local import LocalSlots
 from osci.scheduler.core import Scheduler, SchedulerError
+from osci.server import config_info
 from osci.server.outbox import Outbox
 from osci.server.planner import ConfigPlanner
 from osci.server.records import StoreRecords
@@ -404,12 +405,12 @@ class Server:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    @staticmethod
     async def webhook(self, connection: str, headers: dict[str, str], body: bytes) -> str:
         """A webhook delivery: the connection verifies it and emits its events (recorded before
         anything acts on them, as for every event)."""
         return await self.connections[connection].webhook(headers, body)
 
+    @staticmethod
     async def _notify(target: Connection, payload: dict[str, Any]) -> None:
         try:
             await target.notify(payload)
@@ -434,6 +435,18 @@ class Server:
 
     def config_errors(self) -> list[dict[str, Any]]:
         return list(self._config_errors)
+
+    def job_info(self, name: str) -> dict[str, Any] | None:
+        return config_info.job_info(self.config, name) if self.config is not None else None
+
+    def project_info(self, name: str) -> dict[str, Any] | None:
+        return config_info.project_info(self.config, name) if self.config is not None else None
+
+    def breaking_pipelines(self) -> list[str]:
+        return config_info.breaking_pipelines(self.config) if self.config is not None else []
+
+    def config_summary(self) -> dict[str, Any]:
+        return config_info.config_summary(self.config)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from osci.model import Attempt, BuildRecord, Result, TestStatus
+from osci.store import rollups
 from osci.store.base import StoreBase
 from osci.store.errors import NotFound, StoreError
 from osci.store.models import Artifact, AttemptRow, Build, Buildset, Item, MetricRow, TestResult
@@ -21,6 +23,9 @@ from osci.store.validate import count, moment, one_of, required, text_or_none
 INTERRUPTED = "interrupted by server restart"
 RESULTS = tuple(str(result) for result in Result)
 MAX_PAGE = 1000
+SEARCH_WINDOW = 20_000  # builds a free-text search looks through, newest first
+MAX_SEARCH = 100
+SEARCHED = (Build.job, Build.project, Build.change, Build.author)
 
 
 def _get(session: Session, uuid: str) -> Build:
@@ -241,11 +246,13 @@ class BuildQueries(StoreBase):
         build.tests_passed, build.tests_failed = statuses["passed"], statuses["failed"]
         build.tests_error, build.tests_skipped = statuses["error"], statuses["skipped"]
         session.flush()
-        self._insert_outputs(session, build, record)
+        tests = self._insert_outputs(session, build, record)
+        rollups.record_build(session, build, tests)
         return build
 
     @staticmethod
-    def _insert_outputs(session: Session, build: Build, record: BuildRecord) -> None:
+    def _insert_outputs(session: Session, build: Build, record: BuildRecord) -> list[dict[str, Any]]:
+        """Insert the record's tests, metrics and artifacts; returns the test rows inserted."""
         common = {
             "build_id": build.id,
             "job": build.job,
@@ -287,6 +294,7 @@ class BuildQueries(StoreBase):
         ]
         if artifacts:
             session.execute(insert(Artifact), artifacts)
+        return tests
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -332,14 +340,26 @@ class BuildQueries(StoreBase):
         change: str | int | None = None,
         result: str | None = None,
         state: str | None = None,
+        author: str | None = None,
+        q: str | None = None,
         limit: int = 50,
         skip: int = 0,
     ) -> list[Build]:
-        """Builds matching every filter given, newest (most recently created) first."""
+        """Builds matching every filter given, newest (most recently created) first.
+
+        `q` is a case-insensitive substring of the job, project, change or author. It cannot use
+        an index, so it searches only the newest :data:`SEARCH_WINDOW` builds (by id)."""
         count("limit", limit, 1, MAX_PAGE)
         count("skip", skip, 0, 2**31)
         query = select(Build)
-        filters = {"project": project, "pipeline": pipeline, "job": job, "branch": branch, "state": state}
+        filters = {
+            "project": project,
+            "pipeline": pipeline,
+            "job": job,
+            "branch": branch,
+            "state": state,
+            "author": author,
+        }
         for name, value in filters.items():
             if value is not None:
                 query = query.where(getattr(Build, name) == value)
@@ -347,6 +367,14 @@ class BuildQueries(StoreBase):
             query = query.where(Build.change == text_or_none("change", change))
         if result is not None:
             query = query.where(Build.result == one_of("result", result, RESULTS))
+        if q:
+            if len(q) > MAX_SEARCH:
+                raise StoreError(f"search text too long: at most {MAX_SEARCH} characters")
+            oldest = select(Build.id).order_by(Build.id.desc()).offset(SEARCH_WINDOW - 1).limit(1)
+            query = query.where(
+                Build.id >= func.coalesce(oldest.scalar_subquery(), 0),
+                or_(*(column.icontains(q, autoescape=True) for column in SEARCHED)),
+            )
         query = query.order_by(Build.id.desc()).limit(limit).offset(skip)
         with self._read() as session:
             return list(session.scalars(query))

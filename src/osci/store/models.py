@@ -125,6 +125,8 @@ class Build(Base):
         Index("ix_builds_project_end_time", "project", "end_time"),
         Index("ix_builds_pipeline_end_time", "pipeline", "end_time"),
         Index("ix_builds_end_time", "end_time"),
+        Index("ix_builds_author", "author"),
+        Index("ix_builds_newrev", "newrev"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -290,3 +292,59 @@ class ConfigLoad(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str | None] = mapped_column(Text)  # the file or folder loaded
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class BuildDaily(Base):
+    """Roll-up: completed builds per UTC day, project, pipeline, job and counted result.
+
+    Only results that enter rates are kept (passed, failed and infra: see ``osci.store.rollups``).
+    ``key`` is a hash of (project, pipeline, job, result): a unique index over the long text
+    columns themselves could exceed PostgreSQL's btree entry size for non-ASCII names."""
+
+    __tablename__ = "build_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "key"),
+        Index("ix_build_daily_job_day", "job", "day"),
+        Index("ix_build_daily_project_day", "project", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC) of the build's end
+    key: Mapped[str] = mapped_column(String(40))
+    project: Mapped[str] = mapped_column(Name)
+    pipeline: Mapped[str] = mapped_column(Name)  # "" for builds without a pipeline
+    job: Mapped[str] = mapped_column(Name)
+    result: Mapped[str] = mapped_column(Short)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class TestDaily(Base):
+    """Roll-up: one test's results per UTC day, project and job.
+
+    ``runs`` leaves skips out; ``failures`` are failed + error; ``flaky`` is 1 when one of the
+    day's results has the opposite outcome (passed vs failed/error) on the same revision in any
+    build. ``last_rank`` = build id * 8 + status code orders the latest result (see rollups)."""
+
+    __test__ = False
+    __tablename__ = "test_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "key"),  # also the index for windows of days
+        Index("ix_test_daily_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(40))  # hash of (project, job, classname, name)
+    project: Mapped[str] = mapped_column(Name)
+    job: Mapped[str] = mapped_column(Name)
+    name: Mapped[str] = mapped_column(String(512))
+    classname: Mapped[str] = mapped_column(String(512))
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    skips: Mapped[int] = mapped_column(Integer, default=0)
+    duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    flaky: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[str] = mapped_column(Short)
+    last_rank: Mapped[int] = mapped_column(BigInteger)
+    last_time: Mapped[datetime | None]

@@ -15,6 +15,8 @@ _IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most {MAX_PAGE}")]
 Skip = Annotated[int, Query(ge=0, le=2**31)]
 Filter = Annotated[str | None, Query(max_length=255)]
+Search = Annotated[str | None, Query(max_length=100, description="a case-insensitive substring")]
+Days = Annotated[int, Query(ge=1, le=365, description="the window: this many days up to today (UTC)")]
 
 
 def ident(what: str, value: str) -> str:

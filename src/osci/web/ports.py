@@ -64,3 +64,8 @@ class ServerPort(Protocol):
         """Pipelines whose failures mean a merged (or merging) change broke something: gate
         (dependent, serial) and post-merge (ref-updated) pipelines, for "who breaks builds"."""
         ...
+
+    def config_summary(self) -> dict[str, Any]:
+        """The running configuration in brief: ``{"pipelines": [{"name", "manager", "precedence"}],
+        "projects": [names], "jobs": [names]}`` (sorted by name)."""
+        ...

@@ -7,6 +7,16 @@ from typing import Any
 from pydantic import BaseModel
 
 
+class TestTally(BaseModel):
+    """A build's test counters."""
+
+    __test__ = False
+    passed: int
+    failed: int
+    error: int
+    skipped: int
+
+
 class BuildSummary(BaseModel):
     uuid: str
     job: str
@@ -24,6 +34,9 @@ class BuildSummary(BaseModel):
     duration: float | None
     log_url: str
     buildset: str | None
+    author: str | None
+    newrev: str | None
+    tests: TestTally
 
 
 class AttemptOut(BaseModel):
@@ -39,12 +52,8 @@ class AttemptOut(BaseModel):
     phases: list[Any]
 
 
-class TestCounts(BaseModel):
+class TestCounts(TestTally):
     __test__ = False
-    passed: int
-    failed: int
-    error: int
-    skipped: int
     total: int
 
 
@@ -61,7 +70,6 @@ class MetricOut(BaseModel):
 
 
 class BuildDetail(BuildSummary):
-    newrev: str | None
     node: str | None
     reason: str | None
     created: str | None
@@ -107,8 +115,39 @@ class BuildsetOut(BaseModel):
     item: ItemOut | None
 
 
+class BuildCounts(BaseModel):
+    total: int
+    passed: int
+    failed: int
+    infra: int
+    running: int
+
+
+class BuildsetEntry(BuildsetOut):
+    builds: BuildCounts
+
+
+class GraphJob(BaseModel):
+    name: str
+    dependencies: list[str]
+    voting: bool
+
+
+class JobGraphOut(BaseModel):
+    jobs: list[GraphJob]
+
+
 class BuildsetDetail(BuildsetOut):
     builds: list[BuildSummary]
+    graph: JobGraphOut
+
+
+class EventItemOut(BaseModel):
+    uuid: str
+    pipeline: str
+    state: str
+    result: str | None
+    buildset: str | None
 
 
 class EventOut(BaseModel):
@@ -125,6 +164,7 @@ class EventOut(BaseModel):
     received_at: str | None
     processed_at: str | None
     outcome: str | None
+    items: list[EventItemOut]
 
 
 class Dequeued(BaseModel):
@@ -137,3 +177,221 @@ class Accepted(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class ConfigErrorOut(BaseModel):
+    file: str | None
+    line: int | None
+    column: int | None
+    message: str
+
+
+class ConfigLoadOut(BaseModel):
+    loaded_at: str | None
+    ok: bool
+    source: str | None
+    errors: list[dict[str, Any]]
+
+
+class PipelineOut(BaseModel):
+    name: str
+    manager: str
+    precedence: str
+
+
+class ConfigOut(BaseModel):
+    errors: list[dict[str, Any]]
+    loads: list[ConfigLoadOut]
+    pipelines: list[PipelineOut]
+    projects: list[str]
+    jobs: list[str]
+
+
+# -- history and statistics (rates are fractions 0..1 of runs, null when there were none) --------
+
+
+class Counts(BaseModel):
+    runs: int
+    passed: int
+    failed: int
+    infra: int
+
+
+class Totals(Counts):
+    pass_rate: float | None
+    failure_rate: float | None
+    infra_rate: float | None
+    avg_duration: float | None
+
+
+class DayOut(Counts):
+    day: str
+    pass_rate: float | None
+    avg_duration: float | None
+
+
+class JobRow(Counts):
+    job: str
+    pass_rate: float | None
+    avg_duration: float | None
+    last_result: str | None
+    last_end_time: str | None
+
+
+class Variant(BaseModel):
+    location: str | None
+    branches: list[str] | None
+
+
+class RunsIn(BaseModel):
+    project: str | None
+    pipeline: str
+    branches: list[str] | None
+    files: list[str] | None
+    irrelevant_files: list[str] | None
+    location: str | None
+
+
+class JobConfig(BaseModel):
+    definition: dict[str, Any]
+    variants: list[Variant]
+    runs_in: list[RunsIn]
+    why: list[str]
+
+
+class JobDetail(BaseModel):
+    name: str
+    days: int
+    totals: Totals
+    series: list[DayOut]
+    recent: list[BuildSummary]
+    config: JobConfig | None
+
+
+class ProjectRow(Counts):
+    project: str
+    failure_rate: float | None
+    last_result: str | None
+
+
+class ProjectJob(Counts):
+    job: str
+    pass_rate: float | None
+    last_result: str | None
+
+
+class ProjectConfig(BaseModel):
+    default_branch: str | None
+    merge_mode: str | None
+    queue: str | None
+    pipelines: dict[str, list[str]]
+
+
+class ProjectDetail(BaseModel):
+    name: str
+    days: int
+    totals: Totals
+    series: list[DayOut]
+    jobs: list[ProjectJob]
+    recent: list[BuildSummary]
+    buildsets: list[BuildsetEntry]
+    config: ProjectConfig | None
+
+
+class TestRow(BaseModel):
+    __test__ = False
+    name: str
+    classname: str
+    job: str
+    project: str
+    runs: int
+    failures: int
+    failure_rate: float | None
+    last_status: str | None
+    last_time: str | None
+
+
+class FragileTest(BaseModel):
+    name: str
+    classname: str
+    runs: int
+    failures: int
+    failure_rate: float | None
+    flaky: bool
+    jobs: list[str]
+
+
+class HistoryEntry(BaseModel):
+    build: str
+    job: str
+    project: str
+    pipeline: str | None
+    branch: str | None
+    change: str | None
+    newrev: str | None
+    status: str
+    duration: float
+    end_time: str | None
+    message: str | None
+    flaky: bool
+
+
+class TestHistory(BaseModel):
+    __test__ = False
+    name: str
+    classname: str
+    runs: int
+    failures: int
+    failure_rate: float | None
+    flips: int
+    flip_rate: float | None
+    flaky_revisions: list[str]
+    history: list[HistoryEntry]
+
+
+class TrendTotals(Counts):
+    failure_rate: float | None
+    infra_rate: float | None
+
+
+class TrendDay(Counts):
+    day: str
+
+
+class RateRow(BaseModel):
+    runs: int
+    failed: int
+    infra: int
+    failure_rate: float | None
+    infra_rate: float | None
+
+
+class PipelineRate(RateRow):
+    pipeline: str
+
+
+class JobRate(RateRow):
+    job: str
+
+
+class ProjectRate(RateRow):
+    project: str
+
+
+class Breaker(BaseModel):
+    author: str
+    breaks: int
+    builds: int
+    projects: list[str]
+
+
+class Trends(BaseModel):
+    days: int
+    totals: TrendTotals
+    series: list[TrendDay]
+    pipelines: list[PipelineRate]
+    jobs: list[JobRate]
+    projects: list[ProjectRate]
+    tests: list[FragileTest]
+    authors: list[Breaker]
+    breaking_pipelines: list[str]
