@@ -22,6 +22,7 @@ const ROUTES = [
 
 let cleanup = null;
 let generation = 0;
+let rendered = null; // path and query of the page on screen: a change of #fragment alone keeps it
 
 function match(pathname) {
   for (const [pattern, page, names = []] of ROUTES) {
@@ -45,6 +46,7 @@ export function setQuery(values) {
     else url.searchParams.set(key, value);
   }
   history.replaceState(history.state, "", url);
+  rendered = location.pathname + location.search;
 }
 
 export function navigate(path, { replaceHistory = false } = {}) {
@@ -55,6 +57,7 @@ export function navigate(path, { replaceHistory = false } = {}) {
 
 async function render() {
   const mine = ++generation;
+  rendered = location.pathname + location.search;
   if (cleanup) {
     try {
       cleanup();
@@ -119,5 +122,8 @@ document.addEventListener("click", (event) => {
   navigate(url.pathname + url.search + url.hash);
 });
 
-window.addEventListener("popstate", () => render());
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search === rendered) scrollToHash();
+  else render();
+});
 render();
