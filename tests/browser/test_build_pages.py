@@ -143,8 +143,9 @@ def test_the_log_follows_a_running_build(dashboard: Dashboard, page: Any, screen
         )
         at_bottom = "box => box.scrollHeight - box.scrollTop - box.clientHeight < 30"
         page.wait_for_function(f"() => ({at_bottom})(document.querySelector('.log-lines'))")
-        box.scroll_into_view_if_needed()
+        page.set_viewport_size({"width": 1400, "height": 900})
         shoot(page, screenshots, "build-log")
+        page.set_viewport_size({"width": 1400, "height": 600})
 
         box.evaluate("box => box.scrollTop = 0")  # the reader scrolls up: stop following
         expect(follow).to_have_attribute("aria-pressed", "false")
@@ -168,9 +169,18 @@ def test_the_log_follows_a_running_build(dashboard: Dashboard, page: Any, screen
     assert page.errors == []
 
 
-def test_buildset_page_draws_the_job_graph(dashboard: Dashboard, page: Any, screenshots: Path) -> None:
+def test_buildsets_list_and_the_job_graph(dashboard: Dashboard, page: Any, screenshots: Path) -> None:
     after = build_of(dashboard, "after-unit", "SUCCESS")
-    page.goto(f"{dashboard.url}/buildset/{after['buildset']}")
+    page.goto(f"{dashboard.url}/buildsets")
+    sets = page.locator('[data-testid="buildset-row"]')
+    expect(sets.first).to_be_visible()
+    page.get_by_test_id("filter-result").select_option("SUCCESS")  # `hostile` fails every buildset
+    expect(page.get_by_text("No buildsets match these filters.")).to_be_visible()
+    page.get_by_test_id("filter-result").select_option("FAILURE")
+    expect(sets.first).to_contain_text("FAILURE")
+    expect(sets.first).to_contain_text("1 failed")
+    page.goto(f"{dashboard.url}/buildsets?project=demo")
+    sets.locator(f'a[href="/buildset/{after["buildset"]}"]').click()
     graph = page.get_by_test_id("job-graph")
     expect(graph).to_be_visible()
     expect(graph.get_by_test_id("graph-node")).to_have_count(4)

@@ -19,6 +19,9 @@ def test_status_updates_while_a_build_runs_without_a_reload(
     page.goto(f"{dashboard.url}/status")
     expect(page.locator('[data-testid="pipeline"][data-pipeline="check"]')).to_be_visible()
     expect(page.locator("#live")).to_be_visible()  # the stream is connected
+    empty = page.get_by_text("No items in any pipeline")  # every earlier test released its builds
+    expect(empty).to_be_visible(timeout=30_000)
+    expect(empty.get_by_role("link")).to_have_attribute("href", "/builds")
     page.evaluate("window.__sameDocument = 'status'")  # a reload would lose it
 
     rev = dashboard.push("status page: watch the slow job")
@@ -27,6 +30,7 @@ def test_status_updates_while_a_build_runs_without_a_reload(
     job = card.locator('[data-testid="job"][data-job="slow"]')
     try:
         expect(card).to_be_visible()
+        expect(empty).to_be_hidden()
         expect(card).to_contain_text("Dev Eloper")
         expect(job.locator('[data-testid="progress"]')).to_be_visible()
         eta = job.locator('[data-testid="eta"]')

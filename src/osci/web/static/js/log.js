@@ -11,10 +11,10 @@ const STAMP = /^(\d{4}-\d\d-\d\d )(\d\d:\d\d:\d\d(?:\.\d{1,3})?)\d* \| /;
 
 /**
  * {node, start(), close()}. `start` resolves once a finished build's log is on the page (so the
- * router's #L scroll finds its line) or once a running build's stream is opened; `onEnd(summary)`
- * runs when a followed build ends.
+ * router's #L scroll finds its line) or once a running build's stream is opened; `onStart()` runs
+ * at the first line of a followed build, `onEnd(summary)` when it ends.
  */
-export function consoleLog(uuid, { running, onEnd }) {
+export function consoleLog(uuid, { running, onEnd, onStart }) {
   const raw = `/api/build/${seg(uuid)}/log`;
   const lines = h("div", { class: "log-lines", role: "log", tabindex: "0" });
   const status = h("span", { class: "muted log-status" });
@@ -181,6 +181,7 @@ export function consoleLog(uuid, { running, onEnd }) {
       message(text) {
         received += 1;
         if (received <= count) return; // replayed after a reconnect: already shown
+        if (count === 0 && onStart) onStart();
         count += 1;
         pending.push([count, text]);
         if (!flushTimer) flushTimer = setTimeout(flush, 50);

@@ -19,28 +19,34 @@ export async function render(root, ctx) {
   let closed = false;
   const title = h("h1", { class: "build-title" });
   const details = h("div", { class: "build-details" });
+  const rest = h("div", { class: "build-results" });
   const running = !build.result && build.state !== "completed";
+  const refresh = async () => {
+    try {
+      const fresh = await getJSON(`build/${seg(build.uuid)}`);
+      if (!closed) await show(fresh);
+    } catch (error) {
+      if (!closed) details.prepend(message(`The build could not be read again: ${error.message}`, "error"));
+    }
+  };
   const log = consoleLog(build.uuid, {
     running,
-    async onEnd() {
-      try {
-        const fresh = await getJSON(`build/${seg(build.uuid)}`);
-        if (!closed) await show(fresh);
-      } catch (error) {
-        if (!closed) details.prepend(message(`The finished build could not be read: ${error.message}`, "error"));
-      }
-    },
+    onEnd: refresh,
+    onStart: build.state === "waiting" ? refresh : null, // now it has a node and a start time
   });
 
+  let shown = 0;
   async function show(current) {
-    replace(title, heading(current));
-    const parts = [summary(current), attempts(current)];
+    const mine = ++shown;
     const tests = await testsSection(current);
-    if (closed) return;
-    replace(details, ...parts, tests, h("div", { class: "build-pair" }, artifacts(current), metrics(current)));
+    if (closed || mine !== shown) return; // gone, or a newer read of the build is on its way
+    replace(title, heading(current));
+    replace(details, summary(current), attempts(current));
+    replace(rest, tests, h("div", { class: "build-pair" }, artifacts(current), metrics(current)));
   }
 
-  replace(root, title, details, log.node);
+  // While it runs the log is what people watch, so it comes first; afterwards the failures do.
+  replace(root, title, details, ...(running ? [log.node, rest] : [rest, log.node]));
   await Promise.all([show(build), log.start()]);
   return () => {
     closed = true;
@@ -124,7 +130,7 @@ function attempts(build) {
     `Attempts (${rows.length})`,
     rows.length
       ? table(["#", "Result", "Node", "Start", "Duration", "Reason", "Interrupted"], rows)
-      : none("No attempt has started yet."),
+      : none("No attempts recorded yet."),
   );
   card.setAttribute("data-testid", "attempts");
   return card;
