@@ -39,6 +39,9 @@ def filter_matches(events: list[str], options: dict[str, Any], event: Event) -> 
                 value = event.ref[len("refs/heads/") :]
             if not _regex_any(patterns, value):
                 return False
+    actions = [str(a) for a in _as_list(options.get("action"))]
+    if actions and event.payload.get("action") not in actions:
+        return False  # e.g. GitHub's pull_request actions: opened, synchronize, reopened, closed
     comments = [str(p) for p in _as_list(options.get("comment"))]
     return not (comments and not _regex_any(comments, event.comment, search=True))
 
@@ -50,6 +53,8 @@ def pipeline_matches(pipeline: Any, event: Event) -> bool:
         if event.pipeline != pipeline.name:
             return False
         return event.type == "manual" or event.connection in pipeline.triggers
+    if event.pipeline and event.pipeline != pipeline.name:
+        return False  # e.g. a re-requested GitHub check run names the pipeline that made it
     for flt in pipeline.triggers.get(event.connection, []):
         if filter_matches(list(flt.events), dict(flt.options), event):
             return True

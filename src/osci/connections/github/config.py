@@ -28,6 +28,14 @@ CONFIG_KEYS = (
 )
 OPTION_KEYS = ("check", "status", "comment", "error-conclusion")
 ERROR_CONCLUSIONS = ("action_required", "neutral")
+# The events this driver emits (GitHub's names) and the actions each can carry.
+EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "pull_request": ("opened", "synchronize", "reopened", "closed"),
+    "push": (),
+    "issue_comment": ("created",),
+    "check_run": ("rerequested",),
+}
+TRIGGER_KEYS = ("action", "branch", "ref", "comment")  # besides `event`; matched by osci.scheduler.triggers
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_GIT_URL = "https://github.com"
 
@@ -189,3 +197,39 @@ def parse_options(name: str, options: Any) -> ReportOptions:
             f"{where}: 'error-conclusion' must be one of {', '.join(ERROR_CONCLUSIONS)}, got {conclusion!r}"
         )
     return ReportOptions(error_conclusion=conclusion, **flags)
+
+
+def check_trigger(name: str, events: list[str], options: dict[str, Any], where: str) -> None:
+    """One trigger filter of a pipeline on this connection: GitHub's event names, their actions,
+    and keys the scheduler matches. A pull_request filter must name its actions, so that a
+    closed pull request never starts a build by accident."""
+    for event in events:
+        if event not in EVENT_ACTIONS:
+            raise ConnectionConfigError(
+                f"{where}: connection {name} (github) has no event '{event}'; "
+                f"expected one of {', '.join(EVENT_ACTIONS)}"
+            )
+    for key in options:
+        if key not in TRIGGER_KEYS:
+            raise ConnectionConfigError(
+                f"{where}: unknown trigger key '{key}' for connection {name} (github); "
+                f"expected event, {', '.join(TRIGGER_KEYS)}"
+            )
+    actions = options.get("action")
+    listed = [actions] if isinstance(actions, str) else actions
+    if actions is not None and (not isinstance(listed, list) or not all(isinstance(a, str) for a in listed)):
+        raise ConnectionConfigError(f"{where}: 'action' must be an action name or a list of them")
+    for event in events:
+        allowed = EVENT_ACTIONS[event]
+        if event == "pull_request" and not listed:
+            raise ConnectionConfigError(
+                f"{where}: a pull_request trigger needs 'action', e.g. [opened, synchronize, reopened]"
+            )
+        for action in listed or []:
+            if action not in allowed:
+                choices = ", ".join(allowed) or "none (leave 'action' out)"
+                raise ConnectionConfigError(
+                    f"{where}: event '{event}' has no action '{action}' in osci; expected {choices}"
+                )
+    if "comment" in options and events != ["issue_comment"]:
+        raise ConnectionConfigError(f"{where}: 'comment' matches only 'event: issue_comment'")

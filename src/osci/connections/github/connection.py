@@ -16,7 +16,7 @@ from osci.connections.base import Connection, ConnectionConfigError, ConnectionC
 from osci.connections.github import webhooks
 from osci.connections.github.api import MAX_PAGES, GitHubAPI, GitHubRefused, GitHubUnavailable
 from osci.connections.github.auth import AppAuth, TokenAuth
-from osci.connections.github.config import parse_options, parse_settings, split_project
+from osci.connections.github.config import check_trigger, parse_options, parse_settings, split_project
 from osci.connections.github.reporting import Reporter
 from osci.model import Event, Report
 
@@ -69,6 +69,22 @@ class GitHubConnection(Connection):
             path = Path(self.settings.git_url) / owner / f"{repo}.git"
             return str(path) if path.is_dir() else None
         return f"{self.settings.git_url}/{owner}/{repo}.git"
+
+    # -- configuration checks the server runs on every pipeline
+
+    def check_pipeline(self, pipeline: Any) -> None:
+        """Refuse trigger filters and reporter options this driver does not understand."""
+        for flt in pipeline.triggers.get(self.name, []):
+            where = f"{flt.location}: pipeline '{pipeline.name}' trigger"
+            check_trigger(self.name, list(flt.events), dict(flt.options), where)
+        for slot, reporters in pipeline.reporters.items():
+            if self.name in (reporters or {}):
+                try:
+                    parse_options(self.name, reporters[self.name])
+                except ConnectionConfigError as exc:
+                    raise ConnectionConfigError(
+                        f"{pipeline.location}: pipeline '{pipeline.name}' {slot}: {exc}"
+                    ) from None
 
     # -- reports
 
