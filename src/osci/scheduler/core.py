@@ -190,6 +190,23 @@ class Scheduler:
                 self.items[item.uuid] = item
 
     async def _handle_event(self, event: Event) -> tuple[list[ItemState], str]:
+        closed = await self._dequeue_closed(event) if event.payload.get("closes") else ""
+        entered, outcome = await self._enter_pipelines(event)
+        return entered, f"{closed}; {outcome}" if closed else outcome
+
+    async def _dequeue_closed(self, event: Event) -> str:
+        """A change that was closed or merged (the event's payload says `closes`) leaves every
+        queue: its running builds are aborted, as on `osci dequeue`."""
+        gone = [
+            i
+            for i in self.items.values()
+            if i.live and event.change and i.project == event.project and i.change == event.change
+        ]
+        for item in gone:
+            await self._close_aborted(item, st.DEQUEUED, f"{event.type}: the change was closed")
+        return f"dequeued {len(gone)} item(s) of the closed change" if gone else ""
+
+    async def _enter_pipelines(self, event: Event) -> tuple[list[ItemState], str]:
         entered: list[ItemState] = []
         for pipeline in self._pipelines_by_precedence():
             if not pipeline_matches(pipeline, event):

@@ -169,6 +169,7 @@ class Server:
         await self._bootstrap_token()
         try:
             self.connections = self._make_connections(self.config)
+            check_pipelines(self.config, self.connections)
         except ConnectionConfigError as exc:
             print(f"osci server: {exc}", file=sys.stderr)
             return 1
@@ -383,6 +384,16 @@ class Server:
             )
             log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
             return {"ok": False, "errors": exc.errors}
+        try:
+            check_pipelines(config, self.connections)
+        except ConnectionConfigError as exc:
+            errors = [{"file": str(self.settings.config_path), "line": 0, "column": 0, "message": str(exc)}]
+            self._config_errors = errors
+            await self.db(
+                self.store.record_config_load, ok=False, source=str(self.settings.config_path), errors=errors
+            )
+            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
+            return {"ok": False, "errors": errors}
         self.config = config
         self._config_errors = []
         self.scheduler.set_config(config)
@@ -447,6 +458,16 @@ class Server:
 
     def config_summary(self) -> dict[str, Any]:
         return config_info.config_summary(self.config)
+
+
+def check_pipelines(config: Config, connections: dict[str, Connection]) -> None:
+    """Let each connection refuse the trigger filters and reporter options it does not understand
+    (a driver's `check_pipeline(pipeline)`, when it has one); raises ConnectionConfigError."""
+    for connection in connections.values():
+        check = getattr(connection, "check_pipeline", None)
+        if check is not None:
+            for pipeline in config.pipelines.values():
+                check(pipeline)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -132,7 +132,9 @@ def test_merge_request_actions(action: str, oldrev: str | None, expected: str) -
     assert hook.event.type == expected
     assert hook.event.change == "7" and hook.event.branch == "main"
     assert hook.event.oldrev == oldrev
-    assert hook.needs_files == (expected not in ("merge-request-closed", "merge-request-merged"))
+    closes = expected in ("merge-request-closed", "merge-request-merged")
+    assert hook.needs_files == (not closes)
+    assert hook.event.payload["closes"] is closes  # the scheduler dequeues a closed change
 
 
 @pytest.mark.parametrize("action", ["update", "approved", "unapproved", "approval", "unapproval", None])

@@ -158,9 +158,11 @@ def _mr_fields(connection: str, project: str, mr: dict[str, Any], newrev: str | 
     }
 
 
-def _summary(kind: str, action: Any, mr: dict[str, Any]) -> dict[str, Any]:
-    """The little of the payload kept with the event record (the whole body can be large)."""
+def _summary(kind: str, action: Any, mr: dict[str, Any], closes: bool = False) -> dict[str, Any]:
+    """The little of the payload kept with the event record (the whole body can be large), and
+    `closes`: the scheduler dequeues the items of a merge request that was closed or merged."""
     return {
+        "closes": closes,
         "gitlab": {
             "event": kind,
             "action": action if isinstance(action, str) else None,
@@ -194,7 +196,7 @@ def merge_request(connection: str, data: dict[str, Any]) -> Hook:
         type=kind,
         oldrev=_sha(attrs, "oldrev") if kind == MR_UPDATED else None,
         author=_username(data),
-        payload=_summary(MERGE_REQUEST_HOOK, action, attrs),
+        payload=_summary(MERGE_REQUEST_HOOK, action, attrs, closes=kind in (MR_CLOSED, MR_MERGED)),
         **fields,
     )
     opens = kind in (MR_OPENED, MR_REOPENED, MR_UPDATED)
