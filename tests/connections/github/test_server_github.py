@@ -200,3 +200,20 @@ def test_closing_a_pull_request_dequeues_its_running_item(
     assert run["conclusion"] == "cancelled"
     outcomes = [e.get("outcome") or "" for e in events(server)]
     assert any("dequeued" in o for o in outcomes), json.dumps(outcomes)
+
+
+def test_a_github_trigger_the_driver_cannot_match_stops_the_server(tmp_path: Path) -> None:
+    with GitHubDouble() as double:
+        (tmp_path / "app.pem").write_bytes(double.private_key_pem())
+        text = CONFIG.replace("@API@", double.url).replace("@APP@", str(double.app_id))
+        text = text.replace("action: [opened, synchronize, reopened]", "action: [opened, labeled]")
+        config = tmp_path / "osci.yaml"
+        config.write_text(textwrap.dedent(text).lstrip().replace("@ROOT@", str(tmp_path)))
+        server = ServerProcess(tmp_path, config)
+        try:
+            with pytest.raises(AssertionError, match="server exited with 1"):
+                server.start()
+            assert "event 'pull_request' has no action 'labeled'" in server.log()
+            assert "osci.yaml:" in server.log()
+        finally:
+            server.client.close()

@@ -29,6 +29,10 @@ RawCall = Callable[[str, str, str], Awaitable[tuple[int, Any]]]
 
 
 class Auth(Protocol):
+    async def token(self, owner: str, repo: str) -> str:
+        """The token for owner/repo (API calls and git over HTTPS)."""
+        ...
+
     async def header(self, owner: str, repo: str) -> str:
         """The `Authorization` header's value for calls about owner/repo."""
         ...
@@ -44,6 +48,9 @@ class TokenAuth:
 
     def __repr__(self) -> str:
         return "TokenAuth(***)"
+
+    async def token(self, owner: str, repo: str) -> str:
+        return self._token
 
     async def header(self, owner: str, repo: str) -> str:
         return f"Bearer {self._token}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, Emit, WebhookRejected
-from osci.connections.github import webhooks
+from osci.connections.github import gitauth, webhooks
 from osci.connections.github.api import MAX_PAGES, GitHubAPI, GitHubRefused, GitHubUnavailable
 from osci.connections.github.auth import AppAuth, TokenAuth
 from osci.connections.github.config import check_trigger, parse_options, parse_settings, split_project
@@ -69,6 +69,16 @@ class GitHubConnection(Connection):
             path = Path(self.settings.git_url) / owner / f"{repo}.git"
             return str(path) if path.is_dir() else None
         return f"{self.settings.git_url}/{owner}/{repo}.git"
+
+    async def git_env(self, project: str) -> dict[str, str]:
+        """Environment for a git command that fetches `project` from `clone_url(project)`: the
+        token rides in an HTTP header scoped to `git-url`, never in a URL, an argument or a log.
+        Empty for a local `git-url`."""
+        found = split_project(project)
+        if found is None or self.settings.git_is_local:
+            return {}
+        assert self.api.auth is not None
+        return gitauth.environment(self.settings.git_url, await self.api.auth.token(*found))
 
     # -- configuration checks the server runs on every pipeline
 
