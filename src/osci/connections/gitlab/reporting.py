@@ -76,7 +76,7 @@ def status_fields(report: Report, base_url: str) -> dict[str, Any]:
 def marker(report: Report) -> str:
     """The hidden line that names this report in its note, so a retry never posts it twice. The
     item's uuid keeps two osci servers reporting on one merge request apart."""
-    delivery = _DELIVERY.sub("", f"{report.delivery}/{report.item_uuid}")
+    delivery = re.sub("-{2,}", "-", _DELIVERY.sub("", f"{report.delivery}/{report.item_uuid}"))
     return f"<!-- osci-delivery: {delivery} -->"
 
 
