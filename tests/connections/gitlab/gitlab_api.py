@@ -10,7 +10,8 @@ endpoints osci uses, answering with GitLab's documented shapes.
 Every request must carry the right PRIVATE-TOKEN (401 otherwise). Projects are bare git
 repositories in a folder; a merge request's diff is computed by git from its target branch to
 `refs/merge-requests/<iid>/head`, and a status for a commit the repository lacks is a 404.
-`fail(count, status, path_part)` makes the next matching requests fail, to test retries.
+`fail(count, status, path_part)` makes the next matching requests fail, to test retries;
+`stall` makes matching requests answer late.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class GitLabAPI:
         self.statuses: list[dict[str, Any]] = []  # a snapshot of every status change, oldest first
         self._current: dict[tuple[str, str], dict[str, Any]] = {}  # (sha, name) -> its latest status
         self.failures: list[Failure] = []
+        self.stall: tuple[str, float] | None = None  # (path part, seconds) to wait before answering
         self._ids = iter(range(1000, 10**9))
         self._lock = threading.Lock()
         outer = self
@@ -162,6 +164,8 @@ class GitLabAPI:
         record = Recorded(
             method, unquote(parts.path), query, {k.lower(): v for k, v in handler.headers.items()}, body
         )
+        if self.stall and self.stall[0] in parts.path:
+            time.sleep(self.stall[1])
         with self._lock:
             self.requests.append(record)
             status, payload, headers = self._answer(method, parts.path, query, body, record.headers)

@@ -101,6 +101,19 @@ def test_when_gitlab_cannot_list_the_files_every_job_runs(
     assert recorder.events[0].files is None
 
 
+def test_a_slow_api_does_not_hold_the_webhook(
+    tmp_path: Path, gitlab: GitLabAPI, repos: Path, project: GitLabProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("osci.connections.gitlab.connection.FILES_TIMEOUT", 0.2)
+    sha = project.merge_request(5, {"a": "1"})
+    gitlab.add_merge_request(PROJECT, 5)
+    gitlab.stall = ("/diffs", 1.0)
+    _, recorder = deliver(
+        make(tmp_path, gitlab, repos), "Merge Request Hook", payloads.merge_request(PROJECT, 5, sha)
+    )
+    assert recorder.events[0].files is None  # unknown: every job runs
+
+
 def test_an_event_for_a_project_osci_does_not_test_asks_gitlab_nothing(
     tmp_path: Path, gitlab: GitLabAPI, repos: Path
 ) -> None:

@@ -9,6 +9,7 @@ API cannot say (down, slow, too many files) the files are unknown and every job 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import re
@@ -30,7 +31,7 @@ from osci.model import Report
 
 log = logging.getLogger(__name__)
 
-FILES_TIMEOUT = 8.0  # seconds; GitLab waits 10 s for a webhook's answer
+FILES_TIMEOUT = 8.0  # seconds for all of a merge request's files; GitLab waits 10 s for an answer
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 
 
@@ -103,10 +104,10 @@ class GitLabConnection(Connection):
         event = hook.event
         if event is None:
             return hook.detail
+        if self._emit is None:
+            raise WebhookRejected(503, f"connection {self.name} is not started; redeliver later")
         if hook.needs_files and self._tests(event.project):
             event.files = await self._merge_request_files(event.project, event.change or "")
-        if self._emit is None:
-            raise WebhookRejected(503, f"connection {self.name} is not started")
         await self._emit(event)
         return f"{hook.detail} (event {event.uuid})"
 
@@ -118,8 +119,8 @@ class GitLabConnection(Connection):
         api = GitLabAPI(self.settings.api, self.settings.token, timeout=FILES_TIMEOUT)
         try:
             async with api.client() as client:
-                return await api.merge_request_files(client, project, iid)
-        except (GitLabError, ReportError) as exc:
+                return await asyncio.wait_for(api.merge_request_files(client, project, iid), FILES_TIMEOUT)
+        except (GitLabError, ReportError, TimeoutError) as exc:
             log.warning(
                 "gitlab connection %s: cannot list the files of %s!%s (every job runs): %s",
                 self.name,
