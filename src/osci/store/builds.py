@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from osci.model import Attempt, BuildRecord, Result, TestStatus
@@ -26,6 +26,15 @@ MAX_PAGE = 1000
 SEARCH_WINDOW = 20_000  # builds a free-text search looks through, newest first
 MAX_SEARCH = 100
 SEARCHED = (Build.job, Build.project, Build.change, Build.author)
+
+
+def contains(column: Any, text: str, dialect: str) -> ColumnElement[bool]:
+    """A case-insensitive substring test, LIKE wildcards escaped. SQLite's LIKE already ignores
+    ASCII case (its lower() knows no more than that), and skips lower() on every row."""
+    pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    if dialect == "postgresql":
+        return column.ilike(pattern, escape="/")
+    return column.like(pattern, escape="/")
 
 
 def _get(session: Session, uuid: str) -> Build:
@@ -373,7 +382,7 @@ class BuildQueries(StoreBase):
             oldest = select(Build.id).order_by(Build.id.desc()).offset(SEARCH_WINDOW - 1).limit(1)
             query = query.where(
                 Build.id >= func.coalesce(oldest.scalar_subquery(), 0),
-                or_(*(column.icontains(q, autoescape=True) for column in SEARCHED)),
+                or_(*(contains(column, q, self.dialect) for column in SEARCHED)),
             )
         query = query.order_by(Build.id.desc()).limit(limit).offset(skip)
         with self._read() as session:

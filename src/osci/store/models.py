@@ -127,6 +127,8 @@ class Build(Base):
         Index("ix_builds_end_time", "end_time"),
         Index("ix_builds_author", "author"),
         Index("ix_builds_newrev", "newrev"),
+        # covers "who breaks builds" (counts per author in some pipelines) without reading rows
+        Index("ix_builds_pipeline_end_time_result_author", "pipeline", "end_time", "result", "author"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -298,19 +300,17 @@ class BuildDaily(Base):
     """Roll-up: completed builds per UTC day, project, pipeline, job and counted result.
 
     Only results that enter rates are kept (passed, failed and infra: see ``osci.store.rollups``).
-    ``key`` is a hash of (project, pipeline, job, result): a unique index over the long text
-    columns themselves could exceed PostgreSQL's btree entry size for non-ASCII names."""
+    The primary key is (day, ``key``), ``key`` a hash of (project, pipeline, job, result): a key
+    over the long text columns themselves could exceed PostgreSQL's btree entry size for
+    non-ASCII names."""
 
     __tablename__ = "build_daily"
-    __table_args__ = (
-        UniqueConstraint("day", "key"),
-        Index("ix_build_daily_job_day", "job", "day"),
-        Index("ix_build_daily_project_day", "project", "day"),
-    )
+    # No secondary index: rows are clustered by day (SQLite WITHOUT ROWID), so any window,
+    # with or without a job or project filter, is read in one short sweep.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC) of the build's end
-    key: Mapped[str] = mapped_column(String(40))
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC) of the end
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
     project: Mapped[str] = mapped_column(Name)
     pipeline: Mapped[str] = mapped_column(Name)  # "" for builds without a pipeline
     job: Mapped[str] = mapped_column(Name)
@@ -329,11 +329,12 @@ class TestDaily(Base):
     __test__ = False
     __tablename__ = "test_daily"
     __table_args__ = (
-        UniqueConstraint("day", "key"),  # also the index for windows of days
-        Index("ix_test_daily_name", "name"),
+        UniqueConstraint("day", "key"),
+        Index("ix_test_daily_name_key_day", "name", "key", "day"),  # the tests list, in name order
+        Index("ix_test_daily_day_failures", "day", "failures"),  # fragile tests: failing rows only
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # rowid: quick lookups from indexes
     day: Mapped[str] = mapped_column(String(10))
     key: Mapped[str] = mapped_column(String(40))  # hash of (project, job, classname, name)
     project: Mapped[str] = mapped_column(Name)

@@ -15,16 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, func, select
 
-from osci.store.builds import MAX_PAGE
+from osci.store.builds import MAX_PAGE, contains
 from osci.store.models import Build, BuildDaily, TestDaily, TestResult
 from osci.store.rollups import CODE_STATUS, FAILED, INFRA, PASSED
+from osci.store.rollups import rebuild_rollups as rebuild_rollups  # re-exported: benchmarks call it here
 from osci.store.store import Store
 from osci.store.types import MAX_NAME, clip
 from osci.store.validate import count, moment
 
 MAX_DAYS = 365
+BREAKERS_INDEX = "ix_builds_pipeline_end_time_result_author"
+FAILING_INDEX = "ix_test_daily_day_failures"
 CLASS_OF = {
     **dict.fromkeys(PASSED, "passed"),
     **dict.fromkeys(FAILED, "failed"),
@@ -186,26 +189,27 @@ def list_tests(
     skip: int = 0,
     now: datetime | None = None,
 ) -> list[TestStats]:
-    """Tests seen in the window, one entry per (name, classname, job, project), sorted by name;
-    `q` is a case-insensitive substring of the name."""
+    """Tests seen in the window, one entry per (name, classname, job, project), in name order
+    (then by roll-up key: stable, not meaningful); `q` is a case-insensitive substring of the
+    name. The (name, key, day) index gives the groups in order, so a page stops early."""
     count("limit", limit, 1, MAX_PAGE)
     count("skip", skip, 0, 2**31)
-    rank = func.max(TestDaily.last_rank).label("rank")
     query = select(
         TestDaily.name,
-        TestDaily.classname,
-        TestDaily.job,
-        TestDaily.project,
+        TestDaily.key,
+        func.min(TestDaily.classname).label("classname"),
+        func.min(TestDaily.job).label("job"),
+        func.min(TestDaily.project).label("project"),
         func.sum(TestDaily.runs).label("runs"),
         func.sum(TestDaily.failures).label("failures"),
         func.max(TestDaily.flaky).label("flaky"),
-        rank,
+        func.max(TestDaily.last_rank).label("rank"),
         func.max(TestDaily.last_time).label("last_time"),
-    ).group_by(TestDaily.name, TestDaily.classname, TestDaily.job, TestDaily.project)
+    ).group_by(TestDaily.name, TestDaily.key)
     query = _test_filters(query, first_day(days, now), job, project)
     if q:
-        query = query.where(TestDaily.name.icontains(q, autoescape=True))
-    query = query.order_by(TestDaily.name, TestDaily.classname, TestDaily.job, TestDaily.project)
+        query = query.where(contains(TestDaily.name, q, store.dialect))
+    query = query.order_by(TestDaily.name, TestDaily.key)
     with store.read_session() as session:
         rows = session.execute(query.limit(limit).offset(skip))
         return [
@@ -233,41 +237,54 @@ def fragile_tests(
     project: str | None = None,
     now: datetime | None = None,
 ) -> list[TestStats]:
-    """Tests that failed in the window, most failures first (then the higher rate), with the
-    jobs they failed in and whether they were flaky (both outcomes on one revision)."""
+    """Tests that failed in the window, most failures first, with their runs, the jobs they
+    failed in and whether they were flaky (both outcomes on one revision).
+
+    Two steps: the (day, failures) index finds the failing roll-up rows of the window (a small
+    part of them), then the (name, key, day) index gives the chosen tests' runs."""
     count("limit", limit, 1, MAX_PAGE)
     start = first_day(days, now)
     failures = func.sum(TestDaily.failures).label("failures")
-    runs = func.sum(TestDaily.runs).label("runs")
-    query = select(
-        TestDaily.name,
-        TestDaily.classname,
-        runs,
-        failures,
-        func.max(TestDaily.flaky).label("flaky"),
-    ).group_by(TestDaily.name, TestDaily.classname)
-    query = _test_filters(query, start, job, project).having(failures > 0)
-    query = query.order_by(failures.desc(), runs, TestDaily.name, TestDaily.classname).limit(limit)
+    query = (
+        select(TestDaily.name, TestDaily.classname, failures)
+        .where(TestDaily.failures > 0)
+        .with_hint(TestDaily, f"INDEXED BY {FAILING_INDEX}", "sqlite")  # else SQLite may read them all
+    )
+    query = _test_filters(query.group_by(TestDaily.name, TestDaily.classname), start, job, project)
+    query = query.order_by(failures.desc(), TestDaily.name, TestDaily.classname).limit(limit)
     with store.read_session() as session:
-        tests = [
-            TestStats(row.name, row.classname, int(row.runs), int(row.failures), bool(row.flaky))
+        tests = {
+            (row.name, row.classname): TestStats(
+                row.name, row.classname, 0, int(row.failures), False, jobs=[]
+            )
             for row in session.execute(query)
-        ]
+        }
         if not tests:
-            return tests
-        where = or_(*(and_(TestDaily.name == t.name, TestDaily.classname == t.classname) for t in tests))
-        jobs_query = _test_filters(
-            select(TestDaily.name, TestDaily.classname, TestDaily.job).where(where, TestDaily.failures > 0),
+            return []
+        details = _test_filters(
+            select(
+                TestDaily.name,
+                TestDaily.classname,
+                TestDaily.job,
+                TestDaily.runs,
+                TestDaily.failures,
+                TestDaily.flaky,
+            ).where(TestDaily.name.in_({name for name, _ in tests})),
             start,
             job,
             project,
-        ).distinct()
-        jobs: dict[tuple[str, str], set[str]] = {}
-        for row in session.execute(jobs_query):
-            jobs.setdefault((row.name, row.classname), set()).add(row.job)
-    for test in tests:
-        test.jobs = sorted(jobs.get((test.name, test.classname), ()))
-    return tests
+        )
+        for row in session.execute(details):
+            test = tests.get((row.name, row.classname))
+            if test is None:
+                continue  # another test of the same name
+            test.runs += row.runs
+            test.flaky = test.flaky or bool(row.flaky)
+            if row.failures and row.job not in test.jobs:
+                test.jobs.append(row.job)
+    for test in tests.values():
+        test.jobs.sort()
+    return list(tests.values())
 
 
 @dataclass
@@ -317,31 +334,35 @@ def breakers(
     store: Store, days: int, pipelines: list[str], *, limit: int = 15, now: datetime | None = None
 ) -> list[Breaker]:
     """Per change author, builds of `pipelines` in the window and how many of them failed
-    (failed, not infra); most breaks first, authors without breaks left out. Reads builds
-    through the (pipeline, end_time) index."""
+    (failed, not infra); most breaks first, authors without breaks left out.
+
+    The counts come from the (pipeline, end_time, result, author) index alone; only the failed
+    builds' rows are read, for their projects."""
     count("limit", limit, 1, MAX_PAGE)
     if not pipelines:
         return []
     start = datetime.combine(date.fromisoformat(first_day(days, now)), time(), UTC)
-    broke = func.sum(case((Build.result.in_(FAILED), 1), else_=0))
-    query = (
-        select(Build.author, Build.project, func.count().label("builds"), broke.label("breaks"))
-        .where(
-            Build.pipeline.in_(pipelines),
-            Build.end_time >= start,
-            Build.author.is_not(None),
-            Build.result.in_(PASSED + FAILED + INFRA),
-        )
-        .group_by(Build.author, Build.project)
+    window = (Build.pipeline.in_(pipelines), Build.end_time >= start, Build.author.is_not(None))
+    counted = (
+        select(Build.author, Build.result, func.count().label("n"))
+        .where(*window, Build.result.in_(PASSED + FAILED + INFRA))
+        .group_by(Build.author, Build.result)
+    )
+    failed = (
+        select(Build.author, Build.project)
+        .where(*window, Build.result.in_(FAILED))
+        .with_hint(Build, f"INDEXED BY {BREAKERS_INDEX}", "sqlite")  # result checked before rows are read
+        .distinct()
     )
     per_author: dict[str, Breaker] = {}
     with store.read_session() as session:
-        for row in session.execute(query):
+        for row in session.execute(counted):
             entry = per_author.setdefault(row.author, Breaker(row.author, 0, 0, []))
-            entry.builds += int(row.builds)
-            entry.breaks += int(row.breaks or 0)
-            if row.breaks:
-                entry.projects.append(row.project)
+            entry.builds += int(row.n)
+            if row.result in FAILED:
+                entry.breaks += int(row.n)
+        for row in session.execute(failed):
+            per_author[row.author].projects.append(row.project)
     found = [entry for entry in per_author.values() if entry.breaks]
     for entry in found:
         entry.projects.sort()

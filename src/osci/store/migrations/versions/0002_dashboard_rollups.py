@@ -1,4 +1,4 @@
-"""dashboard roll-ups: build_daily and test_daily, indexes on builds.author and builds.newrev
+"""dashboard roll-ups: build_daily and test_daily; indexes on builds for authors and revisions
 
 The roll-ups are backfilled from the builds and test results already stored, with the same
 code that ``osci.store.rollups.rebuild_rollups`` runs.
@@ -22,7 +22,6 @@ depends_on: str | None = None
 def upgrade() -> None:
     op.create_table(
         "build_daily",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("key", sa.String(length=40), nullable=False),
         sa.Column("project", sa.String(length=255), nullable=False),
@@ -31,11 +30,9 @@ def upgrade() -> None:
         sa.Column("result", sa.String(length=32), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("duration_sum", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_build_daily")),
-        sa.UniqueConstraint("day", "key", name=op.f("uq_build_daily_day_key")),
+        sa.PrimaryKeyConstraint("day", "key", name=op.f("pk_build_daily")),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_build_daily_job_day", "build_daily", ["job", "day"], unique=False)
-    op.create_index("ix_build_daily_project_day", "build_daily", ["project", "day"], unique=False)
     op.create_table(
         "test_daily",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -56,9 +53,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_daily")),
         sa.UniqueConstraint("day", "key", name=op.f("uq_test_daily_day_key")),
     )
-    op.create_index("ix_test_daily_name", "test_daily", ["name"], unique=False)
+    op.create_index("ix_test_daily_name_key_day", "test_daily", ["name", "key", "day"], unique=False)
+    op.create_index("ix_test_daily_day_failures", "test_daily", ["day", "failures"], unique=False)
     op.create_index("ix_builds_author", "builds", ["author"], unique=False)
     op.create_index("ix_builds_newrev", "builds", ["newrev"], unique=False)
+    op.create_index(
+        "ix_builds_pipeline_end_time_result_author",
+        "builds",
+        ["pipeline", "end_time", "result", "author"],
+        unique=False,
+    )
 
     from osci.store.rollups import rebuild  # the same bulk code as rebuild_rollups
 
@@ -66,10 +70,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_builds_pipeline_end_time_result_author", table_name="builds")
     op.drop_index("ix_builds_newrev", table_name="builds")
     op.drop_index("ix_builds_author", table_name="builds")
-    op.drop_index("ix_test_daily_name", table_name="test_daily")
+    op.drop_index("ix_test_daily_day_failures", table_name="test_daily")
+    op.drop_index("ix_test_daily_name_key_day", table_name="test_daily")
     op.drop_table("test_daily")
-    op.drop_index("ix_build_daily_project_day", table_name="build_daily")
-    op.drop_index("ix_build_daily_job_day", table_name="build_daily")
     op.drop_table("build_daily")
