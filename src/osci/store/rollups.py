@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, Connection, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -135,28 +135,14 @@ def record_build(session: Session, build: Build, tests: Sequence[dict[str, Any]]
         )
     if not tests:
         return
-    flaky = _flaky_partners(session, build, tests)
-    rows: dict[str, dict[str, Any]] = {}
+    flaky, partners = _flaky_partners(session, build, tests)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for case_ in tests:
         key = test_key(build.project, build.job, case_["classname"], case_["name"])
-        row = rows.get(key)
+        row = rows.get((day, key))
         if row is None:
-            row = rows[key] = {
-                "day": day,
-                "key": key,
-                "project": build.project,
-                "job": build.job,
-                "name": case_["name"],
-                "classname": case_["classname"],
-                "runs": 0,
-                "failures": 0,
-                "skips": 0,
-                "duration_sum": 0.0,
-                "flaky": 0,
-                "last_status": case_["status"],
-                "last_rank": build.id * 8 + STATUS_CODE[case_["status"]],
-                "last_time": build.end_time,
-            }
+            row = rows[day, key] = _test_row(day, key, build.project, build.job, case_)
+            row["last_rank"], row["last_time"] = build.id * 8 + STATUS_CODE[case_["status"]], build.end_time
         status = case_["status"]
         if status == "skipped":
             row["skips"] += 1
@@ -169,31 +155,60 @@ def record_build(session: Session, build: Build, tests: Sequence[dict[str, Any]]
             row["last_rank"], row["last_status"] = rank, status
         if (case_["classname"], case_["name"]) in flaky:
             row["flaky"] = 1
-    for chunk in _chunks(list(rows.values()), BATCH):
+    for (partner_day, key), partner in partners.items():
+        if (partner_day, key) in rows:
+            rows[partner_day, key]["flaky"] = 1
+        else:  # adds nothing but the flag: zero counts, a rank that never wins
+            rows[partner_day, key] = {**partner, "flaky": 1}
+    # One statement, rows in key order: concurrent finishes on PostgreSQL lock rows in one order.
+    ordered = [rows[key] for key in sorted(rows)]
+    for chunk in _chunks(ordered, BATCH):
         _upsert_tests(session, chunk)
 
 
-def _flaky_partners(session: Session, build: Build, tests: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
-    """The (classname, name) of this build's tests with the opposite outcome on the same revision
-    in another build; those other builds' roll-up rows are marked flaky here too."""
+def _test_row(day: str, key: str, project: str, job: str, case_: Any) -> dict[str, Any]:
+    """A roll-up row with nothing counted yet; `case_` gives name, classname and status."""
+    return {
+        "day": day,
+        "key": key,
+        "project": project,
+        "job": job,
+        "name": case_["name"],
+        "classname": case_["classname"],
+        "runs": 0,
+        "failures": 0,
+        "skips": 0,
+        "duration_sum": 0.0,
+        "flaky": 0,
+        "last_status": case_["status"],
+        "last_rank": -1,
+        "last_time": None,
+    }
+
+
+def _flaky_partners(
+    session: Session, build: Build, tests: Sequence[dict[str, Any]]
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], dict[str, Any]]]:
+    """The (classname, name) of this build's tests with both outcomes on its revision (in another
+    build or in this one), and the other builds' roll-up rows to mark flaky, by (day, key)."""
     if not build.newrev:
-        return set()
+        return set(), {}
     mine: dict[tuple[str, str], set[int]] = {}
     for case_ in tests:
         outcome = _outcome(case_["status"])
         if outcome is not None:
             mine.setdefault((case_["classname"], case_["name"]), set()).add(outcome)
-    if not mine:
-        return set()
+    # Both outcomes inside this build alone also make the test flaky on this revision.
+    found = {test for test, outcomes in mine.items() if len(outcomes) > 1}
     others = (
         select(Build.id)
         .where(Build.newrev == build.newrev, Build.id != build.id)
         .order_by(Build.id.desc())
         .limit(FLAKY_LOOKBACK)
     )
-    other_ids = list(session.scalars(others))
+    other_ids = list(session.scalars(others)) if mine else []
     if not other_ids:
-        return set()
+        return found, {}
     query = select(
         TestResult.classname,
         TestResult.name,
@@ -202,21 +217,17 @@ def _flaky_partners(session: Session, build: Build, tests: Sequence[dict[str, An
         TestResult.job,
         TestResult.end_time,
     ).where(TestResult.build_id.in_(other_ids), TestResult.status != "skipped")
-    found: set[tuple[str, str]] = set()
-    partners: set[tuple[str, str]] = set()
+    partners: dict[tuple[str, str], dict[str, Any]] = {}
     for row in session.execute(query):
         outcomes = mine.get((row.classname, row.name))
         outcome = _outcome(row.status)
-        if outcomes is None or outcome is None or outcomes == {outcome}:
+        if outcomes is None or outcome is None or outcomes == {outcome} or row.end_time is None:
             continue
         found.add((row.classname, row.name))
-        if row.end_time is not None:
-            partners.add((day_of(row.end_time), test_key(row.project, row.job, row.classname, row.name)))
-    # Both outcomes inside this build alone also make the test flaky on this revision.
-    found |= {test for test, outcomes in mine.items() if len(outcomes) > 1}
-    for day, key in partners:
-        session.execute(update(TestDaily).where(TestDaily.day == day, TestDaily.key == key).values(flaky=1))
-    return found
+        day = day_of(row.end_time)
+        key = test_key(row.project, row.job, row.classname, row.name)
+        partners[day, key] = _test_row(day, key, row.project, row.job, row._mapping)
+    return found, partners
 
 
 # -- recomputed in bulk -------------------------------------------------------------------------
