@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from osci.config.change_filters import check_approvals, check_requirements
 from osci.config.check import Section, as_section, item_locations, kind
 from osci.config.errors import ErrorList
 from osci.config.yamlpos import PosDict, plain
@@ -99,6 +100,10 @@ def _trigger_filters(
         for key in TRIGGER_REGEX_KEYS:
             if key in item:
                 ok = flt.regexes(key) is not None and ok
+        if "approval" in item:
+            before = len(section.errors.items)
+            check_approvals(section.errors, item["approval"], flt.value_loc("approval"), f"{what} filter")
+            ok = ok and len(section.errors.items) == before
         if ok:
             filters.append(
                 TriggerFilter(events or [], plain({k: v for k, v in item.items() if k != "event"}), item_loc)
@@ -143,6 +148,7 @@ def parse_pipeline(errors: ErrorList, body: PosDict, location: SourceLocation) -
         )
     for key in ("require", "reject"):
         mapping = _per_connection(section, key, p)
+        check_requirements(errors, mapping, key, name)
         setattr(p, key, plain(mapping) if mapping is not None else {})
     for slot in REPORTER_SLOTS:
         mapping = _per_connection(section, slot, p)

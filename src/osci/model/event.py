@@ -22,7 +22,12 @@ class Event:
     author: str | None = None  # "Name <email>" of whoever caused the event
     files: list[str] | None = None  # changed files; None when unknown
     comment: str | None = None
-    approvals: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)  # votes this event carries:
+    # [{"type": "Code-Review", "value": 2, "username": "core", "email": ...}], values as integers
+    # The change as the review system saw it when the event was emitted, for pipeline `require` and
+    # `reject`: {"open": bool, "status": "NEW", "current_patchset": bool, "approvals": [...]};
+    # None when unknown (a branch event, or a driver that cannot tell).
+    change_state: dict[str, Any] | None = None
     pipeline: str | None = None  # a manual or timer event may name its pipeline
     payload: dict[str, Any] = field(default_factory=dict)  # the raw event, for drivers and the record
     uuid: str = field(default_factory=lambda: uuidlib.uuid4().hex)

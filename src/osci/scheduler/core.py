@@ -22,6 +22,7 @@ from osci.model import BuildRecord, BuildReport, Event, FailedTest, Report, Resu
 from osci.scheduler import state as st
 from osci.scheduler.jobgraph import JobGraph, JobGraphError
 from osci.scheduler.ports import BuildOrder, Dispatcher, Plan, Planner, QueuedReport, Records
+from osci.scheduler.requirements import unmet
 from osci.scheduler.state import BuildState, ItemState, buildset_result
 from osci.scheduler.triggers import pipeline_matches
 
@@ -208,11 +209,16 @@ class Scheduler:
 
     async def _enter_pipelines(self, event: Event) -> tuple[list[ItemState], str]:
         entered: list[ItemState] = []
+        refused: list[str] = []  # pipelines whose trigger matched but whose require/reject did not
         for pipeline in self._pipelines_by_precedence():
             if not pipeline_matches(pipeline, event):
                 continue
             if not self._project_known(event.project):
                 return [], f"project {event.project} is not configured"
+            reasons = unmet(pipeline.require, pipeline.reject, event)
+            if reasons:
+                refused.append(f"{pipeline.name}: " + "; ".join(reasons))
+                continue
             item = ItemState(
                 uuid=uuidlib.uuid4().hex,
                 pipeline=pipeline.name,
@@ -235,10 +241,25 @@ class Scheduler:
                         await self._close_aborted(
                             older, st.SUPERSEDED, f"superseded by {item.newrev or item.uuid}"
                         )
+            if item.change and item.patchset and pipeline.dequeue_on_new_patchset:
+                await self._supersede_patchsets(pipeline.name, item)
             entered.append(item)
         if not entered:
-            return [], "no pipeline matched"
-        return entered, "enqueued into " + ", ".join(f"{i.pipeline} (item {i.uuid})" for i in entered)
+            return [], ("not enqueued: " + " | ".join(refused)) if refused else "no pipeline matched"
+        outcome = "enqueued into " + ", ".join(f"{i.pipeline} (item {i.uuid})" for i in entered)
+        return entered, "; ".join([outcome, *(f"not enqueued: {r}" for r in refused)])
+
+    async def _supersede_patchsets(self, pipeline: str, item: ItemState) -> None:
+        """A new patchset of a change replaces its older ones in the pipeline (Zuul's
+        `dequeue-on-new-patchset`, on by default)."""
+        for older in list(self.items.values()):
+            if (
+                older.live
+                and older.pipeline == pipeline
+                and (older.project, older.change) == (item.project, item.change)
+                and _patchset_number(older.patchset) < _patchset_number(item.patchset)
+            ):
+                await self._close_aborted(older, st.SUPERSEDED, f"superseded by patchset {item.patchset}")
 
     def _project_known(self, project: str) -> bool:
         projects = getattr(self.config, "projects", {})
@@ -267,8 +288,14 @@ class Scheduler:
         if item.state != st.PREPARING:
             return  # dequeued or superseded meanwhile
         item.not_run = plan.not_run
+        if plan.files is not None and item.files is None:
+            item.files = plan.files
         if plan.error:
-            await self._close(item, Result.FAILURE, plan.error, "failure")
+            result = Result(plan.result) if plan.result else Result.FAILURE
+            slot = "failure"
+            if result is Result.MERGE_CONFLICT and self._has_reporters(item, "merge-conflict"):
+                slot = "merge-conflict"  # without reporters of its own, a conflict goes to `failure`
+            await self._close(item, result, plan.error, slot)
             return
         try:
             graph = JobGraph.build(plan.jobs)
@@ -440,6 +467,10 @@ class Scheduler:
         await self.records.item_closed(item, aborted, self._reports(item, "dequeue", str(Result.ABORTED)))
         self.items.pop(item.uuid, None)
 
+    def _has_reporters(self, item: ItemState, slot: str) -> bool:
+        pipeline = self.config.pipelines.get(item.pipeline)
+        return bool(pipeline and pipeline.reporters.get(slot))
+
     def _reports(self, item: ItemState, slot: str, result: str | None) -> list[QueuedReport]:
         pipeline = self.config.pipelines.get(item.pipeline)
         reporters = (pipeline.reporters.get(slot) if pipeline else None) or {}
@@ -480,6 +511,13 @@ class Scheduler:
             builds=builds,
             message=item.message,
         )
+
+
+def _patchset_number(patchset: str | None) -> int:
+    try:
+        return int(patchset or 0)
+    except ValueError:
+        return 0
 
 
 def _head(text: str, lines: int = FAILED_TEST_HEAD_LINES) -> str:

@@ -23,8 +23,10 @@ class Plan:
     jobs: list[FrozenJob] = field(default_factory=list)
     not_run: list[tuple[str, list[str]]] = field(default_factory=list)
     error: str | None = None  # e.g. the in-repo configuration does not load
+    result: str | None = None  # with `error`: the item's result (MERGE_CONFLICT); FAILURE if unset
     source: Path | None = None  # the repository the executor clones
     ref: str | None = None  # the exact commit it checks out
+    files: list[str] | None = None  # the changed files, when the item came without them
 
 
 @dataclass

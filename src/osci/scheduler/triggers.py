@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from osci.model import Event
+from osci.scheduler.requirements import approval_matches
 
 # Filter keys matched as regular expressions (re.search for comments, re.match otherwise, as Zuul does).
 _MATCHED_FROM_START = ("branch", "ref")
@@ -43,7 +44,10 @@ def filter_matches(events: list[str], options: dict[str, Any], event: Event) -> 
     if actions and event.payload.get("action") not in actions:
         return False  # e.g. GitHub's pull_request actions: opened, synchronize, reopened, closed
     comments = [str(p) for p in _as_list(options.get("comment"))]
-    return not (comments and not _regex_any(comments, event.comment, search=True))
+    if comments and not _regex_any(comments, event.comment, search=True):
+        return False
+    # `approval: [{Code-Review: 2}]`: the votes the event itself carries (a comment-added's)
+    return all(approval_matches(dict(wanted), event.approvals) for wanted in _as_list(options.get("approval")))
 
 
 def pipeline_matches(pipeline: Any, event: Event) -> bool:
