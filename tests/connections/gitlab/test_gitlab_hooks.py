@@ -284,3 +284,28 @@ def test_the_store_records_a_redelivered_event_once(tmp_path: Path) -> None:
         assert asyncio.run(record_twice()) == [True, False]
     finally:
         store.close()
+
+
+# -- the change's state, for pipeline require / reject
+
+
+def test_merge_request_events_say_whether_the_change_is_open() -> None:
+    from osci.scheduler.requirements import unmet
+
+    require = {"gl": {"open": True, "current-patchset": True, "status": "opened"}}
+    opened = parse("Merge Request Hook", payloads.merge_request("acme/widget", 7, SHA)).event
+    recheck = parse("Note Hook", payloads.note("acme/widget", 7, SHA, "recheck")).event
+    merged = parse("Merge Request Hook", payloads.merge_request("acme/widget", 7, SHA, action="merge")).event
+    assert opened is not None and recheck is not None and merged is not None
+    assert opened.change_state == {
+        "open": True,
+        "status": "opened",
+        "current_patchset": True,
+        "approvals": [],
+    }
+    assert unmet(require, {}, opened) == [] and unmet(require, {}, recheck) == []
+    assert merged.change_state is not None and merged.change_state["status"] == "merged"
+    assert unmet(require, {}, merged) == ["require open: True not met", "require status: 'opened' not met"]
+    assert unmet({}, {"gl": {"status": ["locked"]}}, opened) == []
+    pushed = parse("Push Hook", payloads.push("acme/widget", OLD, SHA)).event
+    assert pushed is not None and pushed.change_state is None and unmet(require, {}, pushed) == []

@@ -113,7 +113,14 @@ GOOD = """
 
 def test_a_pipeline_using_the_connection_passes(tmp_path: Path) -> None:
     conn = make(tmp_path)
-    for pipeline in pipelines(tmp_path, GOOD).values():
+    good = GOOD.replace(
+        "    start: {gl: {}}",
+        "    require: {gl: {open: true, current-patchset: true}}\n"
+        "    reject: {gl: {status: [locked, merged]}}\n"
+        "    start: {gl: {}}",
+    )
+    for pipeline in pipelines(tmp_path, good).values():
+        assert pipeline.require == {"gl": {"open": True, "current-patchset": True}}
         conn.check_pipeline(pipeline)
 
 
@@ -124,6 +131,8 @@ def test_a_pipeline_using_the_connection_passes(tmp_path: Path) -> None:
         ("branch: ^main$", "branches: ^main$", "unknown trigger key 'branches'"),
         ("success: {gl: {comment: true}}", "success: {gl: {vote: 1}}", "unknown option 'vote'"),
         ("start: {gl: {}}", "start: {gl: {status: 1}}", "'status' must be true or false"),
+        ("start: {gl: {}}", "start: {gl: {}}\n    require: {gl: {approval: [{Approved: 1}]}}", "'approval'"),
+        ("start: {gl: {}}", "start: {gl: {}}\n    reject: {gl: {status: abandoned}}", "'abandoned'"),
     ],
 )
 def test_bad_triggers_and_options_are_refused(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -26,7 +26,12 @@ from osci.connections.base import (
 )
 from osci.connections.gitlab import hooks, reporting
 from osci.connections.gitlab.api import GitLabAPI, GitLabError, for_reporting
-from osci.connections.gitlab.settings import check_trigger, parse_options, parse_settings
+from osci.connections.gitlab.settings import (
+    check_requirements,
+    check_trigger,
+    parse_options,
+    parse_settings,
+)
 from osci.model import Report
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,10 @@ class GitLabConnection(Connection):
         for flt in pipeline.triggers.get(self.name, []):
             where = f"{flt.location}: pipeline '{pipeline.name}' trigger"
             check_trigger(self.name, list(flt.events), dict(flt.options), where)
+        for key in ("require", "reject"):
+            if self.name in (getattr(pipeline, key, None) or {}):
+                where = f"{pipeline.location}: pipeline '{pipeline.name}'"
+                check_requirements(self.name, key, getattr(pipeline, key)[self.name], where)
         for slot, reporters in pipeline.reporters.items():
             if self.name in (reporters or {}):
                 try:

@@ -145,7 +145,17 @@ def _username(data: dict[str, Any]) -> str | None:
     return _opt_str(user, "username") if isinstance(user, dict) else None
 
 
-def _mr_fields(connection: str, project: str, mr: dict[str, Any], newrev: str | None) -> dict[str, Any]:
+def _change_state(mr: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The merge request as pipeline `require` / `reject` see it: `open`, `status` (GitLab's
+    state: opened, closed, merged, locked) and `current_patchset` (a hook names the head
+    commit of its time). GitLab's approvals are not votes with values: none are given."""
+    state = {MR_CLOSED: "closed", MR_MERGED: "merged"}.get(kind) or _opt_str(mr, "state") or "opened"
+    return {"open": state == "opened", "status": state, "current_patchset": True, "approvals": []}
+
+
+def _mr_fields(
+    connection: str, project: str, mr: dict[str, Any], newrev: str | None, kind: str
+) -> dict[str, Any]:
     iid = _iid(mr)
     return {
         "connection": connection,
@@ -155,6 +165,7 @@ def _mr_fields(connection: str, project: str, mr: dict[str, Any], newrev: str | 
         "newrev": newrev,
         "change": iid,
         "patchset": newrev,
+        "change_state": _change_state(mr, kind),
     }
 
 
@@ -169,7 +180,7 @@ def _summary(kind: str, action: Any, mr: dict[str, Any], closes: bool = False) -
             "title": _opt_str(mr, "title"),
             "url": _opt_str(mr, "url"),
             "source_branch": _opt_str(mr, "source_branch"),
-        }
+        },
     }
 
 
@@ -191,7 +202,7 @@ def merge_request(connection: str, data: dict[str, Any]) -> Hook:
         newrev = _sha(last, "id") if isinstance(last, dict) and last.get("id") else None
     else:
         newrev = _sha(_obj(attrs, "last_commit"), "id")
-    fields = _mr_fields(connection, project, attrs, newrev)
+    fields = _mr_fields(connection, project, attrs, newrev, kind)
     event = Event(
         type=kind,
         oldrev=_sha(attrs, "oldrev") if kind == MR_UPDATED else None,
@@ -226,7 +237,7 @@ def note(connection: str, data: dict[str, Any]) -> Hook:
         author=_username(data),
         comment=text,
         payload=_summary(NOTE_HOOK, attrs.get("action"), mr),
-        **_mr_fields(connection, project, mr, newrev),
+        **_mr_fields(connection, project, mr, newrev, COMMENT_ADDED),
     )
     return Hook(event, f"{COMMENT_ADDED} {project}!{event.change}", needs_files=True)
 

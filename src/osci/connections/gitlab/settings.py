@@ -27,6 +27,10 @@ REF_UPDATED = "ref-updated"
 EVENT_TYPES = (MR_OPENED, MR_UPDATED, MR_REOPENED, MR_CLOSED, MR_MERGED, COMMENT_ADDED, REF_UPDATED)
 # Trigger filter keys (besides `event`): all matched by osci.scheduler.triggers.
 TRIGGER_KEYS = ("branch", "ref", "comment")
+# Pipeline `require` / `reject` keys this driver gives the state for (no `approval`: GitLab's
+# approvals carry no votes) and the states a merge request has.
+REQUIREMENT_KEYS = ("open", "current-patchset", "current-patch-set", "status")
+MR_STATES = ("opened", "closed", "merged", "locked")
 
 
 @dataclass(frozen=True)
@@ -110,3 +114,21 @@ def check_trigger(name: str, events: list[str], options: dict[str, Any], where: 
                 f"{where}: unknown trigger key '{key}' for connection {name} (gitlab); "
                 f"expected event, {', '.join(TRIGGER_KEYS)}"
             )
+
+
+def check_requirements(name: str, key: str, wanted: Any, where: str) -> None:
+    """A pipeline's `require` or `reject` for this connection: keys the driver can answer."""
+    if not isinstance(wanted, dict):
+        raise ConnectionConfigError(f"{where}: '{key}' for connection {name} must be a mapping")
+    for requirement, value in wanted.items():
+        if requirement not in REQUIREMENT_KEYS:
+            raise ConnectionConfigError(
+                f"{where}: '{key}' key '{requirement}' is not known to connection {name} (gitlab); "
+                f"expected one of {', '.join(REQUIREMENT_KEYS)}"
+            )
+        if requirement == "status":
+            for state in value if isinstance(value, list) else [value]:
+                if state not in MR_STATES:
+                    raise ConnectionConfigError(
+                        f"{where}: '{key}' status {state!r}: a merge request is one of {', '.join(MR_STATES)}"
+                    )
