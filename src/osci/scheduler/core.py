@@ -257,7 +257,7 @@ class Scheduler:
                 older.live
                 and older.pipeline == pipeline
                 and (older.project, older.change) == (item.project, item.change)
-                and _patchset_number(older.patchset) < _patchset_number(item.patchset)
+                and _older_patchset(older.patchset, item.patchset)
             ):
                 await self._close_aborted(older, st.SUPERSEDED, f"superseded by patchset {item.patchset}")
 
@@ -513,11 +513,15 @@ class Scheduler:
         )
 
 
-def _patchset_number(patchset: str | None) -> int:
-    try:
-        return int(patchset or 0)
-    except ValueError:
-        return 0
+def _older_patchset(old: str | None, new: str | None) -> bool:
+    """Whether `old` is an earlier patchset than `new`: by number for Gerrit; GitHub and GitLab
+    name a change's patchsets by their head commit, and then any other one is older (the
+    events of one change arrive in order)."""
+    if not old or not new:
+        return False
+    if old.isdigit() and new.isdigit():
+        return int(old) < int(new)
+    return old != new
 
 
 def _head(text: str, lines: int = FAILED_TEST_HEAD_LINES) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connections.gitrepo import git
 from server.conftest import ServerProcess, wait_for
 
 from . import payloads
@@ -234,3 +235,24 @@ def test_a_trigger_the_driver_does_not_know_stops_the_server_starting(tmp_path: 
         assert f"{config}:" in server.log()  # the file and line of the filter
     finally:
         server.client.close()
+
+
+def test_new_commits_supersede_the_running_build(
+    served: ServerProcess, project: GitLabProject, gitlab: GitLabAPI
+):
+    first = open_mr(project, gitlab, 8, {"src/driver/a.c": "x\n", "slow": "yes\n"})
+    post_hook(served, "Merge Request Hook", payloads.merge_request(PROJECT, 8, first))
+    wait_for(
+        lambda: served.builds(change="8", job="driver", state="running"), 60, what="the slow build to run"
+    )
+    git("checkout", "--quiet", "mr-8", cwd=project.work)
+    git("rm", "--quiet", "slow", cwd=project.work)
+    second = project.commit({"src/driver/a.c": "y\n"}, message="faster")
+    project.push("--force", "HEAD:refs/merge-requests/8/head")
+    git("checkout", "--quiet", "main", cwd=project.work)
+    update = payloads.merge_request(PROJECT, 8, second, action="update", oldrev=first)
+    assert post_hook(served, "Merge Request Hook", update).status_code == 202
+    gitlab.wait(lambda: states(gitlab, second) == ["running", "success"], what="the new commit's statuses")
+    gitlab.wait(lambda: states(gitlab, first)[-1:] == ["canceled"], what="the old commit's status canceled")
+    results = {(b["job"], b["result"]) for b in served.builds(change="8") if b["result"]}
+    assert ("driver", "ABORTED") in results and ("driver", "SUCCESS") in results
