@@ -31,22 +31,28 @@ class GitFailed(RuntimeError):
         super().__init__(stderr)
 
 
-def _run(args: tuple[str, ...], cwd: str | None, timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    args: tuple[str, ...], cwd: str | None, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         ["git", "-c", "core.quotePath=false", *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        env=git_env(),
+        env={**git_env(), **(env or {})},
         timeout=timeout,
     )
 
 
-async def run_git(*args: str, cwd: str | Path | None = None, timeout: float = 300) -> bytes:
-    """stdout of `git args...`; raises GitFailed (with git's stderr) or TimeoutError."""
+async def run_git(
+    *args: str, cwd: str | Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> bytes:
+    """stdout of `git args...`; raises GitFailed (with git's stderr) or TimeoutError.
+
+    `env` is added to git's environment (credentials a connection gives for one fetch, say)."""
     loop = asyncio.get_running_loop()
     try:
-        done = await loop.run_in_executor(_POOL, _run, args, str(cwd) if cwd else None, timeout)
+        done = await loop.run_in_executor(_POOL, _run, args, str(cwd) if cwd else None, timeout, env)
     except subprocess.TimeoutExpired:
         raise TimeoutError(f"git {args[0]} timed out after {timeout:g}s") from None
     if done.returncode != 0:

@@ -58,4 +58,5 @@ def test_bad_requirements_name_the_line(files, where) -> None:
     assert where(errors, "'current-patchset': expected true or false") == [("osci.yaml", 7)]
     assert where(errors, "label 'Code-Review': expected a vote") == [("osci.yaml", 8)]
     assert where(errors, "reject 'upstream': expected a mapping") == [("osci.yaml", 10)]
-    assert where(errors, "bad regular expression '('") == [("osci.yaml", 14)]
+    # a trigger's `approval` is the driver's to check (the gerrit connection does, at start)
+    assert where(errors, "bad regular expression") == []

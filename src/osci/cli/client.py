@@ -337,20 +337,24 @@ def _end_data(data: str) -> dict[str, Any]:
 
 
 @click.command("enqueue")
-@click.option("--project", required=True)
+@click.option("--project", help="Needed unless --change names a code-review change.")
 @click.option("--pipeline", required=True)
 @click.option("--branch")
 @click.option("--ref")
-@click.option("--change")
+@click.option("--change", help="A review's change: NUMBER or NUMBER,PATCHSET (e.g. 12345,3).")
 @client_options
 def enqueue_command(ctx: Ctx, **body: Any) -> None:
     """Ask the server to test a project's branch, ref or change in a pipeline (needs a token)."""
-    answer = ctx.client.post("/api/enqueue", body)
+    if not body["project"] and not body["change"]:
+        raise click.UsageError("say what to test: --project P (with --branch or --ref), or --change N[,P]")
+    answer = ctx.client.post("/api/enqueue", {k: v for k, v in body.items() if v is not None})
     if ctx.as_json:
         ctx.dump(answer)
         return
     answer = answer if isinstance(answer, dict) else {}
     details = [f"event {safe(answer.get('event'))}"]
+    if answer.get("change"):
+        details.append(f"change {safe(answer['change'])},{safe(answer.get('patchset') or '')}")
     if answer.get("newrev"):
         details.append(f"at {safe(answer['newrev'])[:12]}")
     outcome = f": {safe(answer['outcome'])}" if answer.get("outcome") else ""

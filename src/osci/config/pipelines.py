@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from osci.config.change_filters import check_approvals, check_requirements
+from osci.config.change_filters import check_requirements
 from osci.config.check import Section, as_section, item_locations, kind
 from osci.config.errors import ErrorList
 from osci.config.yamlpos import PosDict, plain
@@ -100,10 +100,6 @@ def _trigger_filters(
         for key in TRIGGER_REGEX_KEYS:
             if key in item:
                 ok = flt.regexes(key) is not None and ok
-        if "approval" in item:
-            before = len(section.errors.items)
-            check_approvals(section.errors, item["approval"], flt.value_loc("approval"), f"{what} filter")
-            ok = ok and len(section.errors.items) == before
         if ok:
             filters.append(
                 TriggerFilter(events or [], plain({k: v for k, v in item.items() if k != "event"}), item_loc)

@@ -66,6 +66,19 @@ class Connection:
         """Where the project's repository can be fetched from, if this connection hosts it."""
         return None
 
+    async def git_env(self, project: str) -> dict[str, str]:
+        """What git's environment needs to fetch `project` from `clone_url(project)`: an SSH
+        command with the connection's key, an HTTP header with a token... Empty by default.
+        The values are secrets: never log them."""
+        return {}
+
+    async def change_event(self, change: str, patchset: str | None, project: str | None) -> Event | None:
+        """A review system's change, to be tested by hand (`osci enqueue --change N[,P]`): an event
+        with its project, branch, ref, newrev, patchset, files and change_state, as the driver's
+        own events have them (the server makes it a `manual` event). `patchset` None means the
+        current one. None when this connection has no such change; raise ValueError to say why."""
+        return None
+
     async def report(self, report: Report, options: dict[str, Any]) -> None:
         """Deliver `report` as the pipeline's reporter `options` say; raise ReportError to be retried."""
         raise ReportError(f"connection {self.name} ({self.driver}) cannot report")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,9 @@ class ChangeToTest:
     ref: str | None = None  # e.g. refs/changes/45/12345/3; None: test the branch itself
     revision: str | None = None  # the commit `ref` must hold (or, without a ref, the commit to test)
     mode: str = DEFAULT_MODE
-    git_options: tuple[str, ...] = ()  # e.g. ("-c", "core.sshCommand=ssh -i KEY ...") for the fetch
+    # added to git's environment for the fetch (a connection's `git_env`: an SSH command with its
+    # key, an HTTP header with a token); never shown
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -135,9 +137,11 @@ class Merger:
 # -- git steps ------------------------------------------------------------------------------------
 
 
-async def _git(repo: Path, *args: str, check: bool = True, timeout: float = 600) -> str:
+async def _git(
+    repo: Path, *args: str, check: bool = True, timeout: float = 600, env: Mapping[str, str] | None = None
+) -> str:
     try:
-        out = await run_git("-C", str(repo), *IDENTITY, *args, timeout=timeout)
+        out = await run_git("-C", str(repo), *IDENTITY, *args, timeout=timeout, env=dict(env or {}))
     except GitFailed as exc:
         if not check:
             return ""
@@ -193,9 +197,7 @@ async def _fetch(repo: Path, changes: Sequence[ChangeToTest]) -> list[str]:
     for index, change in enumerate(changes):
         if change.ref is not None:
             refspecs.append(f"+{change.ref}:refs/osci/fetched/{index}")
-    await _git(
-        repo, *first.git_options, "fetch", "-q", "--no-tags", first.url, *refspecs, timeout=FETCH_TIMEOUT
-    )
+    await _git(repo, "fetch", "-q", "--no-tags", first.url, *refspecs, timeout=FETCH_TIMEOUT, env=first.env)
     tip = (
         await _git(repo, "rev-parse", "--verify", f"refs/remotes/origin/{first.branch}^{{commit}}")
     ).strip()

@@ -191,6 +191,8 @@ class Scheduler:
                 self.items[item.uuid] = item
 
     async def _handle_event(self, event: Event) -> tuple[list[ItemState], str]:
+        if event.payload.get("malformed"):  # a driver could not read what it received: kept, not acted on
+            return [], f"error: {event.payload['malformed']}"
         closed = await self._dequeue_closed(event) if event.payload.get("closes") else ""
         entered, outcome = await self._enter_pipelines(event)
         return entered, f"{closed}; {outcome}" if closed else outcome
@@ -292,7 +294,7 @@ class Scheduler:
             item.files = plan.files
         if plan.error:
             result = Result(plan.result) if plan.result else Result.FAILURE
-            slot = "failure"
+            slot = "error" if result.is_infrastructure else "failure"  # never blame the change for ours
             if result is Result.MERGE_CONFLICT and self._has_reporters(item, "merge-conflict"):
                 slot = "merge-conflict"  # without reporters of its own, a conflict goes to `failure`
             await self._close(item, result, plan.error, slot)

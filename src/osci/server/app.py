@@ -20,6 +20,7 @@ from osci.config import Config, ConfigErrors, discover_config_files, load_config
 from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, load_driver
 from osci.executor.proctree import kill_by_variable
 from osci.merger import repos
+from osci.merger.speculate import Merger
 from osci.model import Event
 from osci.nodes.local import LocalSlots
 from osci.scheduler.core import Scheduler, SchedulerError
@@ -125,6 +126,16 @@ class Server:
                 return url
         return None
 
+    async def fetch_source(self, item: Any) -> tuple[str, dict[str, str]] | None:
+        """Where the merger fetches an item's project (its own connection first) and the
+        environment git needs for it."""
+        candidates = [self.connections[item.connection]] if item.connection in self.connections else []
+        for connection in [*candidates, *self.connections.values()]:
+            url = connection.clone_url(item.project)
+            if url:
+                return url, await connection.git_env(item.project)
+        return None
+
     def projects(self) -> list[tuple[str, str | None]]:
         """(project, default branch) of the running configuration; computed once per configuration."""
         if self.config is None:
@@ -179,7 +190,13 @@ class Server:
             workspace_root=self.data_dir / "workspaces",
         )
         records = StoreRecords(self.store, self.db, on_report=lambda: self.outbox and self.outbox.wake())
-        planner = ConfigPlanner(lambda: self.config, self.source_of, self.data_dir / "scratch")
+        planner = ConfigPlanner(
+            lambda: self.config,
+            self.source_of,
+            self.data_dir / "scratch",
+            merger=Merger(self.data_dir / "merger"),
+            fetch_source=self.fetch_source,
+        )
         self.scheduler = Scheduler(
             self.config, records, planner, self.dispatcher, base_url=self.settings.public_url()
         )
@@ -323,12 +340,16 @@ class Server:
         return self.scheduler.status()
 
     async def enqueue(
-        self, project: str, pipeline: str, branch: str | None, ref: str | None, change: str | None
+        self, project: str | None, pipeline: str, branch: str | None, ref: str | None, change: str | None
     ) -> dict[str, Any]:
         if pipeline not in self.config.pipelines:
             raise ValueError(
                 f"unknown pipeline {pipeline!r}; pipelines: {', '.join(self.config.pipelines) or 'none'}"
             )
+        if change is not None and (project is None or self._review_connections(project)):
+            return await self._enqueue_change(project, pipeline, str(change))
+        if project is None:
+            raise ValueError("name a project (or a change of a code-review connection)")
         if self.config.projects and project not in self.config.projects:
             raise ValueError(f"unknown project {project!r}")
         source = self.source_of(project)
@@ -355,6 +376,38 @@ class Server:
         )
         await self.submit_event(event)
         return {"event": event.uuid, "newrev": newrev}
+
+    def _review_connections(self, project: str | None) -> list[Connection]:
+        """Connections that know changes (they implement change_event), serving `project` first."""
+        reviews = [
+            c for c in self.connections.values() if type(c).change_event is not Connection.change_event
+        ]
+        if project is None:
+            return reviews
+        return [c for c in reviews if c.clone_url(project)]
+
+    async def _enqueue_change(self, project: str | None, pipeline: str, change: str) -> dict[str, Any]:
+        """Test a review's change by hand: its connection says where it is (`N` or `N,P`)."""
+        number, _, patchset = change.partition(",")
+        if not number.strip().isdigit() or (patchset and not patchset.strip().isdigit()):
+            raise ValueError(f"a change is NUMBER or NUMBER,PATCHSET, got {change!r}")
+        for connection in self._review_connections(project):
+            event = await connection.change_event(number.strip(), patchset.strip() or None, project)
+            if event is None:
+                continue
+            if project is not None and event.project != project:
+                raise ValueError(f"change {number} belongs to {event.project}, not {project}")
+            if self.config.projects and event.project not in self.config.projects:
+                raise ValueError(f"change {number} is in {event.project}, which is not configured here")
+            event.type, event.pipeline = "manual", pipeline
+            await self.submit_event(event)
+            return {
+                "event": event.uuid,
+                "newrev": event.newrev,
+                "change": event.change,
+                "patchset": event.patchset,
+            }
+        raise ValueError(f"no connection knows change {change}")
 
     async def dequeue(
         self, item: str | None, project: str | None, change: str | None, ref: str | None, pipeline: str | None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +14,43 @@ from osci.config import ConfigErrors, load_config
 from osci.config.config import ConfigLookupError
 from osci.executor.workspace import FULL_SHA
 from osci.merger import repos
+from osci.merger.speculate import DEFAULT_MODE, ChangeToTest, Merger, MergerError
 from osci.scheduler.ports import Plan
 from osci.scheduler.state import ItemState
+
+# Where an item's project is fetched from, and the environment git needs for it (credentials).
+FetchSource = Callable[[ItemState], Awaitable[tuple[str, dict[str, str]] | None]]
 
 
 class ConfigPlanner:
     def __init__(
-        self, config: Callable[[], Any], source_of: Callable[[str], str | None], scratch: Path
+        self,
+        config: Callable[[], Any],
+        source_of: Callable[[str], str | None],
+        scratch: Path,
+        *,
+        merger: Merger | None = None,
+        fetch_source: FetchSource | None = None,
     ) -> None:
         self.config = config  # the current central configuration (it may be reloaded)
         self.source_of = source_of  # project -> repository path/URL
         self.scratch = scratch
+        self.merger = merger  # proposed changes and remote repositories go through it
+        self.fetch_source = fetch_source
 
     async def plan(self, item: ItemState) -> Plan:
         central = self.config()
-        source = self.source_of(item.project)
-        if source is None:
-            return Plan(error=f"no connection serves project {item.project}")
-        rev = item.newrev or (f"refs/heads/{item.branch}" if item.branch else "HEAD")
-        try:
-            # A full sha needs no resolving: reading the tree below fails if it is missing.
-            commit = rev if FULL_SHA.fullmatch(rev) else await repos.resolve(source, rev)
-        except repos.GitError as exc:
-            return Plan(error=f"cannot find {rev} in {item.project}: {exc}")
-        if not commit:
-            return Plan(error=f"cannot find {rev} in {item.project}")
+        files = None
+        if self.merger is not None and self.fetch_source is not None and needs_merger(item, self.source_of):
+            prepared = await self._speculate(central, item)
+            if isinstance(prepared, Plan):
+                return prepared
+            source, commit, files = prepared
+        else:
+            found = await self._local(item)
+            if isinstance(found, Plan):
+                return found
+            source, commit = found
         config = central
         try:
             texts = await repos.in_repo_config(source, commit)
@@ -54,7 +66,9 @@ class ConfigPlanner:
             jobs = config.project_jobs(item.project, item.pipeline, item.branch)
         except ConfigLookupError:
             jobs = []
-        plan = Plan(source=Path(source), ref=commit)
+        plan = Plan(source=Path(source), ref=commit, files=files)
+        if files is not None and item.files is None:
+            item.files = files
         for job in jobs:
             match = config.match(job, item.branch, item.files)
             if match.runs:
@@ -62,6 +76,57 @@ class ConfigPlanner:
             else:
                 plan.not_run.append((job.name, list(match.reasons)))
         return plan
+
+    async def _local(self, item: ItemState) -> tuple[str, str] | Plan:
+        """The repository (a local folder) and the commit of an item tested as it is."""
+        source = self.source_of(item.project)
+        if source is None:
+            return Plan(error=f"no connection serves project {item.project}")
+        rev = item.newrev or (f"refs/heads/{item.branch}" if item.branch else "HEAD")
+        try:
+            # A full sha needs no resolving: reading the tree below fails if it is missing.
+            commit = rev if FULL_SHA.fullmatch(rev) else await repos.resolve(source, rev)
+        except repos.GitError as exc:
+            return Plan(error=f"cannot find {rev} in {item.project}: {exc}")
+        if not commit:
+            return Plan(error=f"cannot find {rev} in {item.project}")
+        return source, commit
+
+    async def _speculate(self, central: Any, item: ItemState) -> tuple[str, str, list[str] | None] | Plan:
+        """A proposed change fetched and merged onto its branch tip (or a remote branch fetched)
+        in the merger's repository: (that repository, the commit to test, the changed files if
+        the item came without them)."""
+        assert self.merger is not None and self.fetch_source is not None
+        try:
+            found = await self.fetch_source(item)
+        except Exception as exc:  # a connection that cannot say where: an infrastructure problem
+            return Plan(error=f"cannot find where to fetch {item.project}: {exc}", result="ERROR")
+        if found is None:
+            return Plan(error=f"no connection serves project {item.project}")
+        url, env = found
+        mode = central.project_settings(item.project).merge_mode or DEFAULT_MODE
+        change = ChangeToTest(
+            project=item.project,
+            url=url,
+            branch=item.branch or "",
+            ref=item.ref if is_change(item) else None,
+            revision=item.newrev,
+            mode=mode,
+            env=env,
+        )
+        try:
+            spec = await self.merger.prepare([change], item.uuid)
+        except MergerError as exc:
+            return Plan(error=f"could not prepare the change: {exc}", result="ERROR")
+        if spec.conflict or spec.commit is None:
+            return Plan(error=f"merge conflict: {spec.conflict}", result="MERGE_CONFLICT", source=spec.repo)
+        files = None
+        if is_change(item) and item.files is None and spec.change_commits:
+            try:  # the review system did not say: what the change's own commit touches
+                files = await self.merger.changed_files(item.project, spec.change_commits[-1])
+            except MergerError:
+                files = None
+        return str(spec.repo), spec.commit, files
 
     def _load_in_repo(self, central: Any, texts: dict[str, str], project: str, commit: str) -> Any:
         """The central configuration with the in-repo files on top, or the errors as a message."""
@@ -81,3 +146,21 @@ class ConfigPlanner:
                 return f"the in-repo configuration of {project} at {commit[:12]} does not load:\n{errors}"
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_change(item: ItemState) -> bool:
+    """A proposed change (a Gerrit patchset, a pull or merge request): it has a change number
+    and a ref of its own outside refs/heads and refs/tags, and a branch to go onto."""
+    ref = item.ref or ""
+    return bool(item.change and item.branch and ref and not ref.startswith(("refs/heads/", "refs/tags/")))
+
+
+def needs_merger(item: ItemState, source_of: Callable[[str], str | None]) -> bool:
+    """Changes are merged onto their branch; branches of remote repositories are fetched.
+    Branches of local repositories are read where they are."""
+    if is_change(item):
+        return True
+    if not item.branch:
+        return False
+    source = source_of(item.project)
+    return source is not None and not Path(source).is_dir()

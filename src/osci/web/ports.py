@@ -13,7 +13,7 @@ class ServerPort(Protocol):
         ...
 
     async def enqueue(
-        self, project: str, pipeline: str, branch: str | None, ref: str | None, change: str | None
+        self, project: str | None, pipeline: str, branch: str | None, ref: str | None, change: str | None
     ) -> dict[str, Any]:
         """Enqueue a manual event; ``{"event": uuid, ...}``. Raises ValueError for a bad request."""
         ...

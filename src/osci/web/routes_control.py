@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 from osci.connections.base import WebhookRejected
 from osci.store.models import Token
@@ -37,11 +37,17 @@ class Strict(BaseModel):
 
 
 class EnqueueRequest(Strict):
-    project: Name
+    project: Name | None = None  # may be left out for a change a code-review connection knows
     pipeline: Name
     branch: Name | None = None
     ref: Name | None = None
     change: Change | None = None
+
+    @model_validator(mode="after")
+    def _what(self) -> EnqueueRequest:
+        if self.project is None and self.change is None:
+            raise ValueError("name a project, or a change (NUMBER or NUMBER,PATCHSET)")
+        return self
 
 
 class DequeueRequest(Strict):
@@ -96,7 +102,7 @@ async def enqueue(
         )
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    log.info("token %s enqueued %s in %s", token.name, body.project, body.pipeline)
+    log.info("token %s enqueued %s in %s", token.name, body.project or f"change {body.change}", body.pipeline)
     return jsonable_encoder(outcome)
 
 
