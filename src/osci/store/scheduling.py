@@ -166,6 +166,12 @@ class SchedulingQueries(StoreBase):
         item.result = closing.result
         item.dequeue_time = utcnow()
         item.live = False
+        if closing.result == "NO_JOBS" and item.event_id is not None:
+            # "enqueued" alone would hide why nothing ran: the event says it too
+            event = session.get(Event, item.event_id)
+            if event is not None:
+                why = f"{item.pipeline}: no jobs ran: {clean_text(closing.message) or 'none configured'}"
+                event.outcome = clip(f"{event.outcome}; {why}" if event.outcome else why, MAX_MESSAGE)
         buildset = None
         if closing.buildset_uuid:
             buildset = session.scalar(select(Buildset).where(Buildset.uuid == closing.buildset_uuid))
