@@ -231,3 +231,23 @@ def test_a_malformed_event_is_recorded_and_the_stream_goes_on(make_server, gerri
     server.wait_builds(1, change=str(number))
     (bad,) = [e for e in server.events() if e["type"] == "malformed"]
     assert bad["outcome"].startswith("error: unreadable Gerrit event")
+
+
+def test_a_bad_gerrit_connection_stops_the_server_at_start(make_server, gerrit: GerritDouble, tmp_path: Path):
+    server = make_server(gerrit.connection_yaml(**{"report-via": "telepathy"}) + "\n" + PIPELINES)
+    done = subprocess.run(
+        [sys.executable, "-m", "osci", "server", "--config", str(server.config), "--data-dir", str(server.data),
+         "--listen", f"127.0.0.1:{server.port}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "connection upstream (gerrit): 'report-via' must be one of rest, ssh" in done.stderr
+    assert gerrit.password not in done.stderr + done.stdout
+    bad_trigger = PIPELINES.replace("event: patchset-created", "event: patchset-uploaded")
+    server = make_server(gerrit.connection_yaml() + "\n" + bad_trigger)
+    done = subprocess.run(
+        [sys.executable, "-m", "osci", "server", "--config", str(server.config), "--data-dir", str(server.data),
+         "--listen", f"127.0.0.1:{server.port}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "unknown Gerrit event 'patchset-uploaded'" in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shlex
 from typing import Any
 
@@ -13,6 +14,8 @@ import asyncssh
 from osci.connections.gerrit.settings import GerritSettings
 
 COMMAND_TIMEOUT = 120.0
+# asyncssh tells of every channel at INFO; the connection logs what matters itself.
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
 class GerritUnavailable(RuntimeError):
