@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CATCH_UP_MARGIN = 120  # seconds before the last event seen: clocks and ordering are not exact
 QUERY_PAGE = 200
 MAX_PAGES = 50
+CATCH_UP_TRIES = 6
 
 
 class StreamState:
@@ -99,6 +100,9 @@ class EventStream:
                 reason = str(exc)
             except (TimeoutError, OSError, asyncssh.Error) as exc:
                 reason = describe(exc)
+            except Exception as exc:  # e.g. the server could not record an event: the catch-up recovers it
+                log.exception("gerrit %s: following the stream failed", self.name)
+                reason = f"{type(exc).__name__}: {exc}"
             self.connected.clear()
             if time.monotonic() - started > 60:
                 backoff = 1.0  # it was up for a while: this is a new outage
@@ -151,22 +155,33 @@ class EventStream:
             return
         start = self.state.last_seen - CATCH_UP_MARGIN
         found = 0
-        try:
-            for row in await self.query(f"status:open {since_clause(start)}"):
-                patchset = row.get("currentPatchSet")
-                if not isinstance(patchset, dict) or (patchset.get("createdOn") or 0) < start:
-                    continue
-                event = ev.patchset_event(self.name, row, patchset)
-                if event is not None:
-                    await self.handle(event)
-                    found += 1
-        except (GerritUnavailable, ValueError) as exc:
-            log.warning("gerrit %s: catching up failed (events since %s may be missed): %s", self.name,
-                        since_clause(start), exc)  # fmt: skip
+        for attempt in range(CATCH_UP_TRIES):
+            try:
+                found = await self._emit_since(start)
+                break
+            except Exception as exc:  # Gerrit unreachable, an unreadable answer, the store failing
+                log.warning("gerrit %s: catching up since %s failed (try %d of %d): %s", self.name,
+                            since_clause(start)[6:], attempt + 1, CATCH_UP_TRIES, exc)  # fmt: skip
+                await asyncio.sleep(min(60.0, 2.0**attempt))
+        else:
+            log.error("gerrit %s: gave up catching up; patchsets since %s may be missed until the next "
+                      "reconnection", self.name, since_clause(start)[6:])  # fmt: skip
             return
         self.catch_ups += 1
         log.info("gerrit %s: caught up since %s: %d open change(s) with new patchsets", self.name,
                  since_clause(start)[6:], found)  # fmt: skip
+
+    async def _emit_since(self, start: float) -> int:
+        found = 0
+        for row in await self.query(f"status:open {since_clause(start)}"):
+            patchset = row.get("currentPatchSet")
+            if not isinstance(patchset, dict) or (patchset.get("createdOn") or 0) < start:
+                continue
+            event = ev.patchset_event(self.name, row, patchset)
+            if event is not None:
+                await self.handle(event)
+                found += 1
+        return found
 
     async def query(self, query: str) -> list[dict[str, Any]]:
         """Every change row of `gerrit query` (with the current patchset and its files), page by page."""
