@@ -164,14 +164,14 @@ def test_job_page_shows_totals_charts_and_builds(history: Dashboard, page: Any, 
     clean(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server's job_info and project_info read the central configuration only, so jobs "
-    "and project pipelines defined in-repo (the usual case, and the quickstart's) are not shown yet",
-)
 def test_job_page_shows_in_repo_definition(history: Dashboard, page: Any) -> None:
+    """Jobs and project pipelines written in the project's own .osci.yaml (the usual case)."""
     page.goto(f"{history.url}/job/unit")
     expect(page.get_by_test_id("job-definition")).to_contain_text("unit.xml", timeout=3000)
+    expect(page.get_by_test_id("job-definition")).to_contain_text("demo:.osci.yaml:")
+    expect(page.get_by_test_id("job-why")).to_contain_text("runs in check for project demo")
+    page.goto(f"{history.url}/project/demo")
+    expect(page.get_by_test_id("project-pipelines")).to_contain_text("after-unit")
 
 
 def test_job_page_definition_variants_and_why(central: ServerProcess, page: Any) -> None:

@@ -168,3 +168,42 @@ def test_config_summary(config: Config) -> None:
     assert summary["projects"] == ["org/demo", "org/other"]
     assert summary["jobs"] == ["base", "lint", "unit"]
     assert config_info.config_summary(None) == {"pipelines": [], "projects": [], "jobs": []}
+
+
+IN_REPO = """
+- job:
+    name: docs
+    parent: base
+    vars: {token: pypi-s3cr3t-token}
+- project:
+    check:
+      jobs: [docs, unit]
+"""
+
+
+def test_in_repo_configurations_are_combined_with_the_central_one(config: Config, tmp_path: Path) -> None:
+    """A project's in-repo jobs and pipelines (read through RepoConfigs, as the server does),
+    shown with project-relative locations; secrets stay hidden; other projects keep theirs."""
+    from osci.server.repo_configs import RepoConfigs
+
+    registry = RepoConfigs(tmp_path / "scratch", lambda project: "main")
+    registry.seen("org/other", "main", "a" * 40, {".osci.yaml": IN_REPO})
+    registry.seen("org/other", "feature", "b" * 40, {".osci.yaml": "- job: {name: ignored}\n"})
+    configs, places = registry.configs(config)
+    assert len(configs) == 2 and registry.configs(config)[0] is configs  # cached
+    docs = config_info.job_info(configs, "docs", places)
+    assert docs is not None
+    assert docs["variants"] == [{"location": "org/other:.osci.yaml:2", "branches": None}]
+    assert [(r["project"], r["pipeline"]) for r in docs["runs_in"]] == [("org/other", "check")]
+    assert "pypi-s3cr3t-token" not in json.dumps(docs)
+    assert "scratch" not in json.dumps(docs)
+    unit = config_info.job_info(configs, "unit", places)
+    assert {(r["project"], r["pipeline"]) for r in unit["runs_in"]} == {
+        ("org/demo", "check"),
+        ("org/demo", "gate"),
+        ("org/other", "check"),
+    }
+    assert config_info.project_info(configs, "org/other")["pipelines"] == {"check": ["lint", "docs", "unit"]}
+    assert config_info.project_info(configs, "org/demo")["pipelines"]["gate"] == ["unit", "lint"]
+    summary = config_info.config_summary(configs)
+    assert "docs" in summary["jobs"] and "ignored" not in summary["jobs"]

@@ -28,6 +28,7 @@ from osci.server import config_info
 from osci.server.outbox import Outbox
 from osci.server.planner import ConfigPlanner
 from osci.server.records import StoreRecords
+from osci.server.repo_configs import RepoConfigs
 from osci.store import BlobStore, Store
 from osci.web.app import stop_streams
 
@@ -111,6 +112,7 @@ class Server:
         self.started = asyncio.Event()
         self._background: set[asyncio.Task] = set()
         self._projects_cache: tuple[Config, list[tuple[str, str | None]]] | None = None
+        self.repo_configs = RepoConfigs(self.data_dir / "scratch", self._default_branch)
 
     # -- helpers ----------------------------------------------------------
 
@@ -150,6 +152,17 @@ class Server:
                 result.append((name, settings.default_branch or "main"))
         self._projects_cache = (self.config, result)
         return result
+
+    def _default_branch(self, project: str) -> str | None:
+        return dict(self.projects()).get(project)
+
+    async def _read_repo_configs(self) -> None:
+        """Projects in local repositories: their in-repo configuration at the default branch
+        tip, so the dashboard knows their jobs before anything runs."""
+        for project, branch in self.projects():
+            source = self.source_of(project)
+            if source is not None:
+                await self.repo_configs.read_tip(project, source, branch)
 
     async def resolve_tip(self, project: str, branch: str) -> str | None:
         source = self.source_of(project)
@@ -196,6 +209,7 @@ class Server:
             self.data_dir / "scratch",
             merger=Merger(self.data_dir / "merger"),
             fetch_source=self.fetch_source,
+            on_branch_config=self.repo_configs.seen,
         )
         self.scheduler = Scheduler(
             self.config, records, planner, self.dispatcher, base_url=self.settings.public_url()
@@ -208,6 +222,7 @@ class Server:
         for connection in self.connections.values():
             await connection.start(self.submit_event)
         self._configure_timers(self.config)
+        await self._read_repo_configs()
         web_task = await self._start_web()
         self._install_signals()
         log.info("osci server listening on %s (data in %s)", self.settings.public_url(), self.data_dir)
@@ -501,16 +516,23 @@ class Server:
         return list(self._config_errors)
 
     def job_info(self, name: str) -> dict[str, Any] | None:
-        return config_info.job_info(self.config, name) if self.config is not None else None
+        if self.config is None:
+            return None
+        configs, places = self.repo_configs.configs(self.config)
+        return config_info.job_info(configs, name, places)
 
     def project_info(self, name: str) -> dict[str, Any] | None:
-        return config_info.project_info(self.config, name) if self.config is not None else None
+        if self.config is None:
+            return None
+        return config_info.project_info(self.repo_configs.configs(self.config)[0], name)
 
     def breaking_pipelines(self) -> list[str]:
         return config_info.breaking_pipelines(self.config) if self.config is not None else []
 
     def config_summary(self) -> dict[str, Any]:
-        return config_info.config_summary(self.config)
+        if self.config is None:
+            return config_info.config_summary(None)
+        return config_info.config_summary(self.repo_configs.configs(self.config)[0])
 
 
 def check_pipelines(config: Config, connections: dict[str, Connection]) -> None:

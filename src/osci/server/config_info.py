@@ -2,14 +2,18 @@
 definitions, variants, where a job runs and why, project settings, and which pipelines
 mean "a merged change broke something" (for "who breaks builds").
 
-Everything here is read from a loaded :class:`osci.config.Config`; nothing is cached. A job
+Everything here is read from loaded :class:`osci.config.Config` objects: the central one,
+or several (the central one and, per project, the central one with that project's in-repo
+files on top; see :mod:`osci.server.repo_configs`), whose answers are combined. `places` maps
+folders the in-repo files were read from to the label shown instead (``project:``). A job
 definition never shows a secret's value: any string equal to one is replaced by its name."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from osci.config import Config, ConfigLookupError
+from osci.config import Config
 from osci.config.freeze import apply_definition
 from osci.config.projects import JobEntry
 from osci.config.render import job_to_dict
@@ -19,8 +23,22 @@ GATING_MANAGERS = ("dependent", "serial")
 POST_MERGE_EVENTS = ("ref-updated", "push")
 
 
-def _where(location: SourceLocation | None) -> str | None:
-    return f"{location.file}:{location.line}" if location is not None else None
+Configs = Config | Sequence[Config]
+
+
+def _as_list(configs: Configs) -> list[Config]:
+    return [configs] if isinstance(configs, Config) else list(configs)
+
+
+def _where(location: SourceLocation | None, places: dict[str, str] | None = None) -> str | None:
+    if location is None:
+        return None
+    file = location.file
+    for folder, label in (places or {}).items():
+        if file.startswith(folder + "/"):
+            file = label + file[len(folder) + 1 :]
+            break
+    return f"{file}:{location.line}"
 
 
 def _secret_values(config: Config) -> dict[str, str]:
@@ -42,13 +60,18 @@ def _secret_values(config: Config) -> dict[str, str]:
     return found
 
 
-def _redact(value: Any, secrets: dict[str, str]) -> Any:
+def _redact(value: Any, secrets: dict[str, str], places: dict[str, str] | None = None) -> Any:
+    """Secrets replaced by their names; in-repo folders in locations by their labels."""
     if isinstance(value, str):
-        return f"(secret {secrets[value]})" if value in secrets else value
+        if value in secrets:
+            return f"(secret {secrets[value]})"
+        for folder, label in (places or {}).items():
+            value = value.replace(folder + "/", label)
+        return value
     if isinstance(value, dict):
-        return {key: _redact(item, secrets) for key, item in value.items()}
+        return {key: _redact(item, secrets, places) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redact(item, secrets) for item in value]
+        return [_redact(item, secrets, places) for item in value]
     return value
 
 
@@ -82,7 +105,12 @@ def _job_branches(config: Config, name: str) -> list[str] | None:
 
 
 def _as_run(
-    config: Config, name: str, project: str, pipeline: str, entries: list[JobEntry]
+    config: Config,
+    name: str,
+    project: str,
+    pipeline: str,
+    entries: list[JobEntry],
+    places: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     job: FrozenJob = config.freeze_job(name)
     nodesets = {n: d.nodeset for n, d in config.nodesets.items()}
@@ -98,7 +126,7 @@ def _as_run(
         "branches": branches,
         "files": list(job.files) or None,
         "irrelevant_files": list(job.irrelevant_files) or None,
-        "location": _where(entries[0].location) if entries else None,
+        "location": _where(entries[0].location, places) if entries else None,
     }
 
 
@@ -117,38 +145,49 @@ def _sentence(run: dict[str, Any], pipeline_manager: str | None) -> str:
     return text
 
 
-def job_info(config: Config, name: str) -> dict[str, Any] | None:
-    """``{"definition", "variants", "runs_in", "why"}`` for job `name`, None when unknown."""
-    try:
-        definitions = config.require_job(name)
-    except ConfigLookupError:
+def job_info(configs: Configs, name: str, places: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """``{"definition", "variants", "runs_in", "why"}`` for job `name`, None when unknown.
+    With several configurations, the definition is the first one's that knows the job (the
+    central one first) and the places it runs are gathered from all of them."""
+    known = [config for config in _as_list(configs) if config.jobs.get(name)]
+    if not known:
         return None
-    definition = _redact(job_to_dict(config.freeze_job(name)), _secret_values(config))
-    variants = [
-        {"location": _where(d.location), "branches": list(d.get("branches")) if d.get("branches") else None}
-        for d in definitions
-    ]
-    runs_in = []
-    why = []
-    for project in _projects(config):
-        for pipeline in config.project_pipelines(project):
-            entries = [entry for entry in _entries(config, project, pipeline) if entry.name == name]
-            if entries:
-                run = _as_run(config, name, project, pipeline, entries)
+    first = known[0]
+    definition = _redact(job_to_dict(first.freeze_job(name)), _secret_values(first), places)
+    variants: list[dict[str, Any]] = []
+    runs_in: list[dict[str, Any]] = []
+    why: list[str] = []
+    for config in known:
+        for d in config.require_job(name):
+            variant = {
+                "location": _where(d.location, places),
+                "branches": list(d.get("branches")) if d.get("branches") else None,
+            }
+            if variant not in variants:
+                variants.append(variant)
+        for project in _projects(config):
+            for pipeline in config.project_pipelines(project):
+                entries = [entry for entry in _entries(config, project, pipeline) if entry.name == name]
+                if not entries or any(r["project"] == project and r["pipeline"] == pipeline for r in runs_in):
+                    continue
+                run = _as_run(config, name, project, pipeline, entries, places)
                 runs_in.append(run)
                 manager = config.pipelines[pipeline].manager if pipeline in config.pipelines else None
                 why.append(_sentence(run, manager))
-    if config.is_abstract(name):
+    if first.is_abstract(name):
         why.insert(0, f"job '{name}' is abstract: it never runs itself, jobs inherit from it")
     elif not runs_in:
         why.append("no project lists this job in any pipeline (it may still run as a dependency)")
     return {"definition": definition, "variants": variants, "runs_in": runs_in, "why": why}
 
 
-def project_info(config: Config, name: str) -> dict[str, Any] | None:
-    """``{"default_branch", "merge_mode", "queue", "pipelines": {pipeline: [job names]}}``."""
-    if not name or name not in config.projects:
+def project_info(configs: Configs, name: str) -> dict[str, Any] | None:
+    """``{"default_branch", "merge_mode", "queue", "pipelines": {pipeline: [job names]}}``; with
+    several configurations, the last one that knows the project (its in-repo one) answers."""
+    known = [config for config in _as_list(configs) if name and name in config.projects]
+    if not known:
         return None
+    config = known[-1]
     settings = config.project_settings(name)
     pipelines = {}
     for pipeline in config.project_pipelines(name):
@@ -178,15 +217,17 @@ def breaking_pipelines(config: Config) -> list[str]:
     return found
 
 
-def config_summary(config: Config | None) -> dict[str, Any]:
+def config_summary(configs: Configs | None) -> dict[str, Any]:
     """Pipelines (name, manager, precedence), project names and job names, sorted by name."""
-    if config is None:
+    if configs is None or not _as_list(configs):
         return {"pipelines": [], "projects": [], "jobs": []}
+    every = _as_list(configs)
+    config = every[0]
     return {
         "pipelines": [
             {"name": name, "manager": pipeline.manager, "precedence": pipeline.precedence}
             for name, pipeline in sorted(config.pipelines.items())
         ],
-        "projects": _projects(config),
-        "jobs": sorted(config.jobs),
+        "projects": sorted({project for each in every for project in _projects(each)}),
+        "jobs": sorted({job for each in every for job in each.jobs}),
     }

@@ -20,6 +20,9 @@ from osci.scheduler.state import ItemState
 
 # Where an item's project is fetched from, and the environment git needs for it (credentials).
 FetchSource = Callable[[ItemState], Awaitable[tuple[str, dict[str, str]] | None]]
+# Told the in-repo configuration files read at a branch (not a proposed change):
+# (project, branch, commit, {path: text}).
+BranchConfigSeen = Callable[[str, str | None, str, dict[str, str]], None]
 
 
 class ConfigPlanner:
@@ -31,12 +34,14 @@ class ConfigPlanner:
         *,
         merger: Merger | None = None,
         fetch_source: FetchSource | None = None,
+        on_branch_config: BranchConfigSeen | None = None,
     ) -> None:
         self.config = config  # the current central configuration (it may be reloaded)
         self.source_of = source_of  # project -> repository path/URL
         self.scratch = scratch
         self.merger = merger  # proposed changes and remote repositories go through it
         self.fetch_source = fetch_source
+        self.on_branch_config = on_branch_config  # what the dashboard shows as the projects' jobs
 
     async def plan(self, item: ItemState) -> Plan:
         central = self.config()
@@ -62,6 +67,8 @@ class ConfigPlanner:
             if isinstance(loaded, str):
                 return Plan(error=loaded)
             config = loaded
+        if self.on_branch_config is not None and not is_change(item):
+            self.on_branch_config(item.project, item.branch, commit, texts)
         try:
             jobs = config.project_jobs(item.project, item.pipeline, item.branch)
         except ConfigLookupError:
@@ -129,23 +136,30 @@ class ConfigPlanner:
         return str(spec.repo), spec.commit, files
 
     def _load_in_repo(self, central: Any, texts: dict[str, str], project: str, commit: str) -> Any:
-        """The central configuration with the in-repo files on top, or the errors as a message."""
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="inrepo-", dir=self.scratch))
+        return load_in_repo(central, texts, project, commit, self.scratch)[0]
+
+
+def load_in_repo(
+    central: Any, texts: dict[str, str], project: str, commit: str, scratch: Path
+) -> tuple[Any, str]:
+    """The central configuration with the in-repo files on top (or the errors as a message),
+    and the folder the files were read from: the objects' locations start with it."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="inrepo-", dir=scratch))
+    try:
+        files = []
+        for name, text in texts.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            files.append(path)
         try:
-            files = []
-            for name, text in texts.items():
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-                files.append(path)
-            try:
-                return central.merged_with(load_config(files, check_references=False), project=project)
-            except ConfigErrors as exc:
-                errors = "\n".join(str(e).replace(str(folder) + "/", "") for e in exc.errors)
-                return f"the in-repo configuration of {project} at {commit[:12]} does not load:\n{errors}"
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            return central.merged_with(load_config(files, check_references=False), project=project), str(folder)
+        except ConfigErrors as exc:
+            errors = "\n".join(str(e).replace(str(folder) + "/", "") for e in exc.errors)
+            return f"the in-repo configuration of {project} at {commit[:12]} does not load:\n{errors}", str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def is_change(item: ItemState) -> bool:
