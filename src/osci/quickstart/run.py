@@ -94,7 +94,7 @@ async def quickstart(folder: Path, port: int, once: bool) -> int:
             f"{sha[:12]}  {build.job:10}  {build.result:11}  {build.attempts_count:<8}  {tests:18}  {build.log_url}"
         )
     click.echo("")
-    click.echo(f"osci is serving {settings.public_url()}  (API: {settings.public_url()}/api/status)")
+    click.echo(f"osci is serving its dashboard at {settings.public_url()}/  (API: {settings.public_url()}/api/status)")
     click.echo(f"example repository: {work}  (push to it and watch the builds)")
     if once:
         server.stop()
