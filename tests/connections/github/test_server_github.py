@@ -4,6 +4,7 @@ check runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import textwrap
@@ -17,6 +18,7 @@ from server.conftest import Repo, ServerProcess, wait_for
 
 from . import payloads
 from .apidouble import GitHubDouble, PullRequest
+from .githttp import GitHttpServer
 
 SECRET = "webhook s3cret"
 REPO = "acme/widget"
@@ -59,25 +61,33 @@ IN_REPO = """
 
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[tuple[GitHubDouble, Repo, ServerProcess]]:
-    with GitHubDouble() as double:
-        (tmp_path / "app.pem").write_bytes(double.private_key_pem())
-        repo = Repo(tmp_path, REPO)
-        repo.write(".osci.yaml", IN_REPO)
-        repo.write("test.sh", "echo all good\n")
-        repo.commit("initial")
-        repo.push()
-        config = tmp_path / "osci.yaml"
-        text = CONFIG.replace("@API@", double.url).replace("@APP@", str(double.app_id))
-        config.write_text(textwrap.dedent(text).lstrip().replace("@ROOT@", str(tmp_path)))
-        server = ServerProcess(tmp_path, config)
-        try:
-            server.start()
-            yield double, repo, server
-        finally:
-            if server.process and server.process.poll() is None:
-                server.process.kill()
-                server.process.wait(10)
-            server.client.close()
+    with GitHubDouble() as double, serving(tmp_path, double, f"{tmp_path}/repos") as (repo, server):
+        yield double, repo, server
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, double: GitHubDouble, git_url: str) -> Iterator[tuple[Repo, ServerProcess]]:
+    """The repository (bare, under tmp_path/repos) and a running server whose GitHub
+    connection clones from `git_url`."""
+    (tmp_path / "app.pem").write_bytes(double.private_key_pem())
+    repo = Repo(tmp_path, REPO)
+    repo.write(".osci.yaml", IN_REPO)
+    repo.write("test.sh", "echo all good\n")
+    repo.commit("initial")
+    repo.push()
+    config = tmp_path / "osci.yaml"
+    text = CONFIG.replace("@API@", double.url).replace("@APP@", str(double.app_id))
+    text = text.replace("@ROOT@/repos", git_url)
+    config.write_text(textwrap.dedent(text).lstrip().replace("@ROOT@", str(tmp_path)))
+    server = ServerProcess(tmp_path, config)
+    try:
+        server.start()
+        yield repo, server
+    finally:
+        if server.process and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(10)
+        server.client.close()
 
 
 def open_pull(double: GitHubDouble, repo: Repo, number: int, script: str, files: list[str]) -> str:
@@ -165,6 +175,25 @@ def test_a_pull_request_is_built_and_reported_as_a_check_run(
     runs = completed_runs(double, 2)
     assert len(runs) == 2 and runs[0]["external_id"] != runs[1]["external_id"]
     assert len(events(server)) == 2  # opened (once) and the comment
+
+
+def test_a_private_repository_is_fetched_over_https_with_the_installation_token(tmp_path: Path) -> None:
+    """git-url is a real smart-HTTP server that, like GitHub, refuses git without a token: the
+    pull request is fetched and merged onto main in the merger with the App's installation
+    token, which never reaches the build's log."""
+    with GitHubDouble() as double:
+        git = GitHttpServer(tmp_path / "repos", accept=lambda token: token in double.installation_tokens)
+        with git, serving(tmp_path, double, git.url) as (repo, server):
+            head = open_pull(double, repo, 7, "echo fetched over https\n", ["test.sh"])
+            assert post(server, "pull_request", pull_request_payload("opened", 7, head)).status_code == 202
+            (build,) = server.wait_builds(1)
+            assert build["result"] == "SUCCESS", build
+            log = server.client.get(build["log_url"].replace(server.url, "") + "job-output.txt").text
+            assert "fetched over https" in log
+            assert not any(token in log for token in double.installation_tokens)
+            assert any(auth for path, auth in git.seen if "refs/pull" in path or "git-upload-pack" in path)
+            (run,) = completed_runs(double, 1)
+            assert run["conclusion"] == "success"
 
 
 def test_a_failing_checks_api_is_retried_and_the_run_completes_once(
