@@ -36,6 +36,40 @@ class WebhookRejected(Exception):
         self.message = message
 
 
+class MergeFailed(RuntimeError):
+    """A gate could not merge a change. `retry` True: a passing outage (try again later);
+    False: the review system refused it (not mergeable, missing approval, the branch moved):
+    the item is reported as failing to merge and leaves the queue."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class ChangeToMerge:
+    """What a gate asks a connection to merge: the change (or branch push) at the head of a
+    dependent queue whose voting jobs all passed."""
+
+    project: str
+    branch: str  # the target branch
+    change: str | None  # the change / pull request / merge request number; None for a plain git ref
+    patchset: str | None  # the patchset number (Gerrit) or the change's head sha (GitHub, GitLab)
+    ref: str | None  # the change's own ref (refs/changes/..., refs/pull/N/head, a staging branch...)
+    tested: str  # the exact commit the jobs tested: this change on the branch tip and the items ahead
+    previous: str | None  # the branch tip the tested commit was built on (for a compare-and-swap push)
+    message: str = ""  # the report's summary, for systems that take a merge message
+
+
+@dataclass(frozen=True)
+class DependencyRef:
+    """A `Depends-On:` footer resolved by the connection that knows it."""
+
+    connection: str
+    project: str | None  # None when only the review system can tell (a Gerrit Change-Id)
+    change: str  # change number, pull request or merge request number, or a Change-Id
+
+
 @dataclass
 class ConnectionContext:
     """What the server lends every connection."""
@@ -85,6 +119,17 @@ class Connection:
 
     async def notify(self, payload: dict[str, Any]) -> None:
         """Called by the HTTP API when something outside pokes this connection (a hook)."""
+
+    async def merge(self, change: ChangeToMerge) -> str | None:
+        """Merge `change` on its review system, or push `change.tested` to its branch (plain git);
+        return the branch's new commit when known. Raise MergeFailed. A connection that cannot
+        merge says so here, and a gate pipeline reporting to it is refused at start."""
+        raise MergeFailed(f"connection {self.name} ({self.driver}) cannot merge changes")
+
+    def resolve_dependency(self, reference: str) -> DependencyRef | None:
+        """A `Depends-On:` footer's value (a change URL, or a Gerrit Change-Id) if it names a
+        change of this connection; None otherwise. No network: URLs and ids are parsed."""
+        return None
 
     async def webhook(self, headers: dict[str, str], body: bytes) -> str:
         """A webhook delivery (``POST /api/connection/{name}/payload``): verify it (signature or

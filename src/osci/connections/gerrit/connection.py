@@ -9,7 +9,6 @@ and emitted; the server records each once. Reports go out as reviews (reporting.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import shlex
@@ -24,6 +23,7 @@ from osci.connections.gerrit.rest import GerritHTTPError, GerritREST
 from osci.connections.gerrit.settings import GerritSettings, parse_settings
 from osci.connections.gerrit.ssh import GerritSSH, GerritUnavailable
 from osci.connections.gerrit.stream import EventStream, StreamState
+from osci.connections.gitauth import basic_auth_env
 from osci.model import Event, Report
 from osci.scheduler.triggers import filter_matches
 
@@ -95,13 +95,7 @@ class GerritConnection(Connection):
                 command += ["-o", f"UserKnownHostsFile={s.known_hosts}", "-o", "StrictHostKeyChecking=yes"]
             return {"GIT_SSH_COMMAND": shlex.join(command)}
         if s.git_url.startswith(("http://", "https://")) and s.password:
-            credentials = base64.b64encode(f"{s.user}:{s.password}".encode()).decode()
-            return {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": f"http.{s.git_url.rstrip('/')}/.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {credentials}",
-                "GIT_TERMINAL_PROMPT": "0",
-            }
+            return basic_auth_env(s.git_url, s.user, s.password)
         return {}
 
     # -- configuration checks (the server calls this for every pipeline, at start and reload)

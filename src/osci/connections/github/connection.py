@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, Emit, WebhookRejected
-from osci.connections.github import gitauth, webhooks
+from osci.connections.gitauth import basic_auth_env
+from osci.connections.github import webhooks
 from osci.connections.github.api import MAX_PAGES, GitHubAPI, GitHubRefused, GitHubUnavailable
 from osci.connections.github.auth import AppAuth, TokenAuth
 from osci.connections.github.config import check_trigger, parse_options, parse_settings, split_project
@@ -78,7 +79,7 @@ class GitHubConnection(Connection):
         if found is None or self.settings.git_is_local:
             return {}
         assert self.api.auth is not None
-        return gitauth.environment(self.settings.git_url, await self.api.auth.token(*found))
+        return basic_auth_env(self.settings.git_url, "x-access-token", await self.api.auth.token(*found))
 
     # -- configuration checks the server runs on every pipeline
 

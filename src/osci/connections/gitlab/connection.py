@@ -10,7 +10,6 @@ API cannot say (down, slow, too many files) the files are unknown and every job 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 from pathlib import Path
@@ -24,6 +23,7 @@ from osci.connections.base import (
     ReportError,
     WebhookRejected,
 )
+from osci.connections.gitauth import basic_auth_env
 from osci.connections.gitlab import hooks, reporting
 from osci.connections.gitlab.api import GitLabAPI, GitLabError, for_reporting
 from osci.connections.gitlab.settings import (
@@ -77,13 +77,7 @@ class GitLabConnection(Connection):
         base = self.settings.git_url.rstrip("/")
         if not self.settings.token or not base.lower().startswith(("https://", "http://")):
             return {}
-        credentials = base64.b64encode(f"oauth2:{self.settings.token}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{base}/.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {credentials}",
-            "GIT_TERMINAL_PROMPT": "0",  # a refused token fails instead of asking for a password
-        }
+        return basic_auth_env(base, "oauth2", self.settings.token)
 
     # -- configuration checks the server runs on every pipeline
 
