@@ -349,3 +349,90 @@ class TestDaily(Base):
     last_status: Mapped[str] = mapped_column(Short)
     last_rank: Mapped[int] = mapped_column(BigInteger)
     last_time: Mapped[datetime | None]
+
+
+class CulpritSearch(Base):
+    """A search for the commit that broke a job on a branch (``osci.analysis.culprit``).
+
+    ``commits`` is the searched range oldest first, from the last known good revision
+    (``good_rev``, first element) to the first known bad one (``bad_rev``, last element).
+    ``verdict`` is culprit, flaky (the failure did not reproduce: nobody is blamed) or
+    inconclusive (infrastructure errors, or results that contradict each other); ``state``
+    is running or completed."""
+
+    __tablename__ = "culprit_searches"
+    __table_args__ = (Index("ix_culprit_searches_project_job", "project", "job"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    project: Mapped[str] = mapped_column(Name)
+    pipeline: Mapped[str] = mapped_column(Name)
+    branch: Mapped[str | None] = mapped_column(Name)
+    job: Mapped[str] = mapped_column(Name)
+    trigger: Mapped[str] = mapped_column(String(64))  # post-merge, periodic, promote, manual
+    good_rev: Mapped[str] = mapped_column(Rev)
+    bad_rev: Mapped[str] = mapped_column(Rev)
+    commits: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(Short, index=True, default="running")
+    verdict: Mapped[str | None] = mapped_column(Short)
+    reason: Mapped[str | None] = mapped_column(Text)
+    culprit_rev: Mapped[str | None] = mapped_column(Rev)
+    culprit_parent: Mapped[str | None] = mapped_column(Rev)
+    culprit_author: Mapped[str | None] = mapped_column(Name)
+    culprit_email: Mapped[str | None] = mapped_column(Name)
+    culprit_subject: Mapped[str | None] = mapped_column(Text)
+    search_builds: Mapped[int] = mapped_column(Integer, default=0)
+    total_builds: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    completed: Mapped[datetime | None]
+
+
+class CulpritBuild(Base):
+    """One build a culprit search ran: the evidence behind its verdict."""
+
+    __tablename__ = "culprit_builds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("culprit_searches.id", ondelete="CASCADE"), index=True)
+    rev: Mapped[str] = mapped_column(Rev)
+    position: Mapped[int] = mapped_column(Integer)  # index of rev in the search's commits
+    purpose: Mapped[str] = mapped_column(Short)  # reproduce, search, confirm-bad, confirm-good
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(Short)  # pass, fail, error (None while running)
+    result: Mapped[str | None] = mapped_column(Short)  # the build's result (SUCCESS, FAILURE, ...)
+    build_uuid: Mapped[str | None] = mapped_column(String(64))
+    item_uuid: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    completed: Mapped[datetime | None]
+
+
+class Promotion(Base):
+    """One promotion of a staging branch's commits onto a target branch (a ``promote`` pipeline).
+
+    ``base_rev`` is the target's tip when the promotion started, ``tip_rev`` the staging tip
+    tested; ``promoted_rev`` is where the target was fast-forwarded to (None: not moved).
+    ``result`` is promoted, partial (up to the commit before a culprit), rejected (the first
+    commit is the culprit, or the failure was a flake and the target is left where it was),
+    error."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    pipeline: Mapped[str] = mapped_column(Name)
+    project: Mapped[str] = mapped_column(Name)
+    from_branch: Mapped[str] = mapped_column(Name)
+    to_branch: Mapped[str] = mapped_column(Name)
+    base_rev: Mapped[str | None] = mapped_column(Rev)
+    tip_rev: Mapped[str | None] = mapped_column(Rev)
+    commits: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(Short, index=True, default="running")  # running, completed
+    phase: Mapped[str | None] = mapped_column(String(64))  # testing, bisecting, cherry-picking, ...
+    result: Mapped[str | None] = mapped_column(Short)
+    promoted_rev: Mapped[str | None] = mapped_column(Rev)
+    culprit_search_id: Mapped[int | None] = mapped_column(ForeignKey("culprit_searches.id"))
+    candidate_rev: Mapped[str | None] = mapped_column(Rev)  # cherry-picked candidate, if any
+    message: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    completed: Mapped[datetime | None]
