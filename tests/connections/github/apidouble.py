@@ -6,6 +6,14 @@ with the App's public key: RS256, `iss` the App id, at most ten minutes) for the
 endpoints and the installation tokens it issued for everything else. Check runs need an
 installation token, as on GitHub. Every request is recorded; `fail()` makes matching
 requests answer 500 (or another status) a number of times.
+
+Merging (`PUT /repos/{owner}/{repo}/pulls/{number}/merge`) checks what GitHub checks, in
+GitHub's order, with GitHub's answers: the merge method (422), an open pull request (405), the
+token's permission (403 "Resource not accessible by integration"), the `sha` guard (409 "Head
+branch was modified"), the repository's allowed merge methods and branch protection (405),
+and conflicts (405 "Pull Request is not mergeable"). With `git_root` set and the repository
+there (`<git_root>/<owner>/<repo>.git`), the base branch really moves (merge commit, squash or
+rebase); otherwise the merge is recorded with a made-up commit.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -28,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from connections import baremerge
 
 DOCS = "https://docs.github.com/rest"
 
@@ -52,6 +63,8 @@ class Failure:
     pattern: re.Pattern[str]
     times: int
     status: int
+    message: str = "Server Error"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +76,19 @@ class PullRequest:
     state: str = "open"
     user: str = "octocat"
     files: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+    merged: bool = False
+    merge_commit_sha: str | None = None
+    mergeable: bool = True  # False: conflicts (405 "Pull Request is not mergeable")
+    blocked: str | None = None  # branch protection's 405 message, e.g. a required review missing
+
+
+MERGE_METHODS = ("merge", "squash", "rebase")
+NOT_ALLOWED = {
+    "merge": "Merge commits are not allowed on this repository.",
+    "squash": "Squash merges are not allowed on this repository.",
+    "rebase": "Rebase merges are not allowed on this repository.",
+}
 
 
 class GitHubDouble:
@@ -82,6 +108,10 @@ class GitHubDouble:
         self.completions: dict[int, int] = {}  # check run id -> times it went to completed
         self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (repo, sha) -> newest first
         self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.git_root: Path | None = None  # bare repositories <owner>/<repo>.git that merges move
+        self.allowed_merge_methods: set[str] = set(MERGE_METHODS)
+        self.can_merge = True  # False: the credentials lack Contents: write (403)
+        self.merges: list[dict[str, Any]] = []  # every merge done: repo, number, method, sha, body
         self._ids = iter(range(1000, 10**9))
         self._lock = threading.Lock()
         self.app = Starlette(routes=self._routes())
@@ -101,9 +131,18 @@ class GitHubDouble:
     def add_pull(self, repo: str, pull: PullRequest) -> None:
         self.pulls[(repo.lower(), pull.number)] = pull
 
-    def fail(self, method: str, path_regex: str, times: int, status: int = 500) -> None:
-        """The next `times` requests matching answer `status` without doing anything."""
-        self.failures.append(Failure(method, re.compile(path_regex), times, status))
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        times: int,
+        status: int = 500,
+        message: str = "Server Error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next `times` requests matching answer `status` (with `message` and `headers`)
+        without doing anything."""
+        self.failures.append(Failure(method, re.compile(path_regex), times, status, message, headers or {}))
 
     def __enter__(self) -> GitHubDouble:
         sock = socket.socket()
@@ -198,6 +237,7 @@ class GitHubDouble:
             ),
             Route(f"{repo}/pulls/{{number:int}}", self._pull, methods=["GET"]),
             Route(f"{repo}/pulls/{{number:int}}/files", self._pull_files, methods=["GET"]),
+            Route(f"{repo}/pulls/{{number:int}}/merge", self._merge, methods=["PUT"]),
             Route(f"{repo}/commits/{{ref}}/check-runs", self._list_runs, methods=["GET"]),
             Route(f"{repo}/check-runs", self._create_run, methods=["POST"]),
             Route(f"{repo}/check-runs/{{run:int}}", self._update_run, methods=["PATCH"]),
@@ -234,7 +274,9 @@ class GitHubDouble:
                     failure.times -= 1
             if failure is not None:
                 record.status = failure.status
-                return self._error(failure.status, "Server Error")
+                answer = self._error(failure.status, failure.message)
+                answer.headers.update(failure.headers)
+                return answer
             params = request.path_params
             if "owner" in params:
                 full = f"{params['owner']}/{params['repo']}"
@@ -314,11 +356,13 @@ class GitHubDouble:
             "number": pull.number,
             "state": pull.state,
             "locked": False,
-            "title": f"Pull request {pull.number}",
+            "title": pull.title or f"Pull request {pull.number}",
             "user": {"login": pull.user, "id": 1, "type": "User"},
             "body": "",
             "draft": False,
-            "merged": False,
+            "merged": pull.merged,
+            "mergeable": None if pull.merged or pull.state != "open" else pull.mergeable,
+            "merge_commit_sha": pull.merge_commit_sha,
             "head": {"label": f"{pull.user}:{pull.head_ref}", "ref": pull.head_ref, "sha": pull.head_sha},
             "base": {"label": f"{repo.split('/')[0]}:{pull.base_ref}", "ref": pull.base_ref, "sha": "0" * 40},
         }
@@ -329,6 +373,57 @@ class GitHubDouble:
         if pull is None:
             return self._error(404, "Not Found")
         return JSONResponse(self._pull_object(repo, pull))
+
+    @_wrap
+    def _merge(self, request: Request, repo: str, body: Any, who: Any) -> Response:
+        number = request.path_params["number"]
+        pull = self.pulls.get((repo.lower(), number))
+        if pull is None:
+            return self._error(404, "Not Found")
+        body = body if isinstance(body, dict) else {}
+        method = body.get("merge_method", "merge")
+        if method not in MERGE_METHODS:
+            return self._error(
+                422,
+                f"Invalid request.\n\nFor 'properties/merge_method', {json.dumps(method)} is not one of "
+                '["merge", "squash", "rebase"].',
+            )
+        for key in ("sha", "commit_title", "commit_message"):
+            if key in body and not isinstance(body[key], str):
+                return self._error(422, f"Invalid request.\n\nFor 'properties/{key}', it is not a string.")
+        if pull.state != "open" or pull.merged:
+            return self._error(405, "Pull Request is not mergeable")
+        if not self.can_merge:
+            kind = "personal access token" if who == "pat" else "integration"
+            return self._error(403, f"Resource not accessible by {kind}")
+        if "sha" in body and body["sha"] != pull.head_sha:
+            return self._error(409, "Head branch was modified. Review and try the merge again.")
+        if method not in self.allowed_merge_methods:
+            return self._error(405, NOT_ALLOWED[method])
+        if pull.blocked:
+            return self._error(405, pull.blocked)
+        if not pull.mergeable:
+            return self._error(405, "Pull Request is not mergeable")
+        title = body.get("commit_title") or (
+            f"{pull.title or f'Pull request {pull.number}'} (#{number})"
+            if method == "squash"
+            else f"Merge pull request #{number} from {pull.user}/{pull.head_ref}"
+        )
+        message = f"{title}\n\n{body['commit_message']}" if body.get("commit_message") else title
+        bare = self.git_root / f"{repo}.git" if self.git_root else None
+        if bare is not None and baremerge.has_commit(bare, pull.head_sha):
+            done = baremerge.merge(bare, pull.base_ref, pull.head_sha, method, message)
+            if done.conflict:
+                return self._error(405, "Pull Request is not mergeable")
+            if done.moved:
+                return self._error(409, "Base branch was modified. Review and try the merge again.")
+            sha = done.sha
+        else:
+            sha = secrets.token_hex(20)
+        with self._lock:
+            pull.merged, pull.state, pull.merge_commit_sha = True, "closed", sha
+            self.merges.append({"repo": repo, "number": number, "method": method, "sha": sha, "body": body})
+        return JSONResponse({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
     def _paginate(self, request: Request, entries: list[Any]) -> Response:
         per_page = min(100, int(request.query_params.get("per_page", 30)))

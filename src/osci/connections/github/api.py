@@ -53,6 +53,12 @@ def _message(response: httpx.Response) -> str:
     return f": {str(text)[:200]}" if text else ""
 
 
+def message_of(body: Any) -> str:
+    """GitHub's `message` of an answer's JSON body, as ": <message>" (empty when there is none)."""
+    text = body.get("message") if isinstance(body, dict) else None
+    return f": {str(text)[:200]}" if text else ""
+
+
 def _rate_limited(response: httpx.Response) -> bool:
     if response.status_code == 429:
         return True
@@ -145,18 +151,34 @@ class GitHubAPI:
         params: dict[str, Any] | None = None,
     ) -> Response:
         """A call about owner/repo, authenticated for it; a refused token is renewed once."""
+        response = await self.answer(method, path, owner, repo, body=body, params=params)
+        if response.status >= 400:
+            hint = HINTS.get(response.status, "GitHub refused the request")
+            shown = path.split("?")[0].replace(self.api_url, "")
+            raise GitHubRefused(
+                f"GitHub {method} {shown}: HTTP {response.status}{message_of(response.body)} ({hint})",
+                response.status,
+            )
+        return response
+
+    async def answer(
+        self,
+        method: str,
+        path: str,
+        owner: str,
+        repo: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Response:
+        """Like `call`, but a 4xx answer (other than a rate limit) is returned, not raised: for
+        callers that tell GitHub's refusals apart themselves. 5xx, rate limits and network
+        errors still raise GitHubUnavailable."""
         assert self.auth is not None, "GitHubAPI.auth is not set"
         response = await self._send(method, path, await self.auth.header(owner, repo), body, params)
         if response.status_code == 401:
             self.auth.forget(owner, repo)  # a revoked or expired installation token: get a new one
             response = await self._send(method, path, await self.auth.header(owner, repo), body, params)
-        if response.status_code >= 400:
-            hint = HINTS.get(response.status_code, "GitHub refused the request")
-            shown = path.split("?")[0].replace(self.api_url, "")
-            raise GitHubRefused(
-                f"GitHub {method} {shown}: HTTP {response.status_code}{_message(response)} ({hint})",
-                response.status_code,
-            )
         return Response(response.status_code, _json(response), dict(response.headers))
 
     async def pages(

@@ -3,7 +3,8 @@
 Connection keys: `api-url` (https://api.github.com; GitHub Enterprise: https://HOST/api/v3),
 `git-url` (https://github.com, or a local folder of `<owner>/<repo>.git`), `webhook-secret`
 (required), and either `token` or a GitHub App (`app-id`, `private-key`, optional
-`installation-id`), and `timeout` (seconds per API call, 30). Secrets are never echoed.
+`installation-id`), `timeout` (seconds per API call, 30) and `merge-method` (how a gate merges
+a pull request: merge, squash or rebase; merge). Secrets are never echoed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ CONFIG_KEYS = (
     "private-key",
     "installation-id",
     "timeout",
+    "merge-method",
 )
+MERGE_METHODS = ("merge", "squash", "rebase")  # GitHub's merge_method values
 OPTION_KEYS = ("check", "status", "comment", "error-conclusion")
 ERROR_CONCLUSIONS = ("action_required", "neutral")
 # The events this driver emits (GitHub's names) and the actions each can carry.
@@ -68,6 +71,7 @@ class Settings:
     token: str | None
     app: AppSettings | None
     timeout: float
+    merge_method: str = "merge"
 
     @property
     def git_is_local(self) -> bool:
@@ -163,6 +167,11 @@ def parse_settings(name: str, config: dict[str, Any], base: Path | None = None) 
     timeout = config.get("timeout", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConnectionConfigError(f"{where}: 'timeout' must be a positive number of seconds")
+    merge_method = config.get("merge-method", "merge")
+    if merge_method not in MERGE_METHODS:
+        raise ConnectionConfigError(
+            f"{where}: 'merge-method' must be one of {', '.join(MERGE_METHODS)}, got {merge_method!r}"
+        )
     return Settings(
         api_url=api_url,
         git_url=git_url,
@@ -170,6 +179,7 @@ def parse_settings(name: str, config: dict[str, Any], base: Path | None = None) 
         token=token,
         app=app,
         timeout=float(timeout),
+        merge_method=merge_method,
     )
 
 

@@ -12,9 +12,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, Emit, WebhookRejected
+from osci.connections.base import (
+    ChangeToMerge,
+    Connection,
+    ConnectionConfigError,
+    ConnectionContext,
+    DependencyRef,
+    Emit,
+    WebhookRejected,
+)
 from osci.connections.gitauth import basic_auth_env
-from osci.connections.github import webhooks
+from osci.connections.github import merging, webhooks
 from osci.connections.github.api import MAX_PAGES, GitHubAPI, GitHubRefused, GitHubUnavailable
 from osci.connections.github.auth import AppAuth, TokenAuth
 from osci.connections.github.config import check_trigger, parse_options, parse_settings, split_project
@@ -101,6 +109,17 @@ class GitHubConnection(Connection):
 
     async def report(self, report: Report, options: dict[str, Any]) -> None:
         await self.reporter.report(report, parse_options(self.name, options))
+
+    # -- gating
+
+    async def merge(self, change: ChangeToMerge) -> str | None:
+        """Merge the pull request at the head that was tested (`merge-method`: merge, squash or
+        rebase); the base branch's new commit. MergeFailed(retry=True) for outages."""
+        return await merging.merge(self.api, self.settings, change)
+
+    def resolve_dependency(self, reference: str) -> DependencyRef | None:
+        """A `Depends-On:` pull request URL of this GitHub (github.com, or an Enterprise host)."""
+        return merging.resolve_dependency(self.name, self.settings, reference)
 
     # -- webhooks
 
