@@ -6,6 +6,15 @@ endpoints osci uses, answering with GitLab's documented shapes.
                                                           state a status already has is a 400)
 - GET  /api/v4/projects/:id/merge_requests/:iid/notes   (newest first)
 - POST /api/v4/projects/:id/merge_requests/:iid/notes
+- GET  /api/v4/projects/:id/merge_requests/:iid
+- PUT  /api/v4/projects/:id/merge_requests/:iid/merge   (GitLab's checks and answers: 401 when
+                                                          the token may not merge, 405 when the
+                                                          merge request is not open, a draft or
+                                                          blocked, 409 when `sha` is not its head,
+                                                          406 on conflicts; the target branch of
+                                                          the bare repository really moves, with
+                                                          a merge commit, after a squash commit
+                                                          when `squash` is set)
 
 Every request must carry the right PRIVATE-TOKEN (401 otherwise). Projects are bare git
 repositories in a folder; a merge request's diff is computed by git from its target branch to
@@ -26,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from connections import baremerge
 
 STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
 TRANSITION_EVENT = {
@@ -66,6 +77,19 @@ class MergeRequest:
     iid: int
     target_branch: str
     notes: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+    state: str = "opened"  # opened, closed, locked, merged
+    draft: bool = False
+    blocked: bool = False  # a required pipeline, approval or resolved discussion is missing
+    squash: bool = False  # the merge request's own "squash commits" setting
+    should_remove_source_branch: bool | None = None
+    merge_commit_sha: str | None = None
+    squash_commit_sha: str | None = None
+    merged_at: str | None = None
+
+    @property
+    def source_branch(self) -> str:
+        return f"mr-{self.iid}"
 
 
 @dataclass
@@ -85,6 +109,8 @@ class GitLabAPI:
         self._current: dict[tuple[str, str], dict[str, Any]] = {}  # (sha, name) -> its latest status
         self.failures: list[Failure] = []
         self.stall: tuple[str, float] | None = None  # (path part, seconds) to wait before answering
+        self.can_merge = True  # False: the token's user may not merge into the target branch (401)
+        self.merges: list[dict[str, Any]] = []  # every merge done: project, iid, sha, fields
         self._ids = iter(range(1000, 10**9))
         self._lock = threading.Lock()
         outer = self
@@ -197,6 +223,14 @@ class GitLabAPI:
             return 404, {"message": "404 Project Not Found"}, {}
         if method == "POST" and len(rest) == 2 and rest[0] == "statuses":
             return self._post_status(project, rest[1], body or {})
+        if len(rest) in (2, 3) and rest[0] == "merge_requests" and rest[-1] in (rest[1], "merge"):
+            mr = self.merge_requests.get((project, int(rest[1]) if rest[1].isdigit() else -1))
+            if mr is None:
+                return 404, {"message": "404 Not found"}, {}
+            if method == "GET" and len(rest) == 2:
+                return 200, self._merge_request(mr), {}
+            if method == "PUT" and len(rest) == 3:
+                return self._merge(mr, body if isinstance(body, dict) else {})
         if len(rest) == 3 and rest[0] == "merge_requests" and rest[2] in ("diffs", "notes"):
             mr = self.merge_requests.get((project, int(rest[1]) if rest[1].isdigit() else -1))
             if mr is None:
@@ -261,6 +295,82 @@ class GitLabAPI:
             status["finished_at"] = _now()
         self.statuses.append(dict(status))
         return 201, status, {}
+
+    def _head(self, mr: MergeRequest) -> str:
+        return self._git(mr.project, "rev-parse", f"refs/merge-requests/{mr.iid}/head").stdout.strip()
+
+    def _merge_request(self, mr: MergeRequest) -> dict[str, Any]:
+        web = f"https://gitlab.example.com/{mr.project}/-/merge_requests/{mr.iid}"
+        status = "mergeable" if mr.state == "opened" and not (mr.draft or mr.blocked) else "not_open"
+        if mr.state == "opened" and mr.draft:
+            status = "draft_status"
+        elif mr.state == "opened" and mr.blocked:
+            status = "ci_must_pass"
+        return {
+            "id": 9000 + mr.iid,
+            "iid": mr.iid,
+            "project_id": 1,
+            "title": mr.title or f"Merge request {mr.iid}",
+            "description": "",
+            "state": mr.state,
+            "created_at": "2024-01-01T00:00:00.000Z",
+            "updated_at": _now(),
+            "merged_by": BOT if mr.state == "merged" else None,
+            "merge_user": BOT if mr.state == "merged" else None,
+            "merged_at": mr.merged_at,
+            "target_branch": mr.target_branch,
+            "source_branch": mr.source_branch,
+            "author": {**BOT, "id": 7, "username": "dev", "name": "Dev"},
+            "source_project_id": 1,
+            "target_project_id": 1,
+            "draft": mr.draft,
+            "work_in_progress": mr.draft,
+            "merge_when_pipeline_succeeds": False,
+            "merge_status": "can_be_merged",
+            "detailed_merge_status": status,
+            "sha": self._head(mr),
+            "merge_commit_sha": mr.merge_commit_sha,
+            "squash_commit_sha": mr.squash_commit_sha,
+            "squash": mr.squash,
+            "should_remove_source_branch": mr.should_remove_source_branch,
+            "force_remove_source_branch": False,
+            "web_url": web,
+            "references": {"short": f"!{mr.iid}", "full": f"{mr.project}!{mr.iid}"},
+        }
+
+    def _merge(self, mr: MergeRequest, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        def flag(key: str) -> bool | None:
+            value = body.get(key)
+            return None if value is None else value in (True, "true", "1", 1)
+
+        if not self.can_merge:
+            return 401, {"message": "401 Unauthorized"}, {}
+        if mr.state != "opened" or mr.draft or mr.blocked:
+            return 405, {"message": "405 Method Not Allowed"}, {}
+        head = self._head(mr)
+        if body.get("sha") and body["sha"] != head:
+            return 409, {"message": f"SHA does not match HEAD of source branch: {head}"}, {}
+        squash = flag("squash")
+        squash = mr.squash if squash is None else squash
+        title = mr.title or f"Merge request {mr.iid}"
+        message = (
+            f"Merge branch '{mr.source_branch}' into '{mr.target_branch}'\n\n{title}\n\n"
+            f"See merge request {mr.project}!{mr.iid}"
+        )
+        done = baremerge.merge(
+            self._repo(mr.project), mr.target_branch, head, "squash-merge" if squash else "merge", message
+        )
+        if done.conflict:
+            return 406, {"message": "Branch cannot be merged"}, {}
+        if done.moved:
+            return 422, {"message": "Failed to merge: the target branch changed, try again"}, {}
+        mr.state, mr.merged_at = "merged", _now()
+        mr.merge_commit_sha, mr.squash_commit_sha, mr.squash = done.sha, done.squash_sha, squash
+        remove = flag("should_remove_source_branch")
+        if remove is not None:
+            mr.should_remove_source_branch = remove
+        self.merges.append({"project": mr.project, "iid": mr.iid, "sha": done.sha, "fields": dict(body)})
+        return 200, self._merge_request(mr), {}
 
     def _diffs(self, mr: MergeRequest, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         head = f"refs/merge-requests/{mr.iid}/head"

@@ -126,6 +126,27 @@ class GitLabAPI:
         notes = _json(response)
         return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
 
+    async def merge_request(self, client: httpx.AsyncClient, project: str, iid: str) -> dict[str, Any]:
+        """`GET /projects/:id/merge_requests/:iid`."""
+        response = await self.call(
+            client, "GET", f"/projects/{project_path(project)}/merge_requests/{quote(iid, safe='')}"
+        )
+        found = _json(response)
+        return found if isinstance(found, dict) else {}
+
+    async def merge(
+        self, client: httpx.AsyncClient, project: str, iid: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`PUT /projects/:id/merge_requests/:iid/merge`: the merged merge request."""
+        response = await self.call(
+            client,
+            "PUT",
+            f"/projects/{project_path(project)}/merge_requests/{quote(iid, safe='')}/merge",
+            json=fields,
+        )
+        found = _json(response)
+        return found if isinstance(found, dict) else {}
+
     async def post_note(self, client: httpx.AsyncClient, project: str, iid: str, body: str) -> None:
         await self.call(
             client,

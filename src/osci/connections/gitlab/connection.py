@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from osci.connections.base import (
+    ChangeToMerge,
     Connection,
     ConnectionConfigError,
     ConnectionContext,
+    DependencyRef,
     Emit,
     ReportError,
     WebhookRejected,
 )
 from osci.connections.gitauth import basic_auth_env
-from osci.connections.gitlab import hooks, reporting
+from osci.connections.gitlab import hooks, merging, reporting
 from osci.connections.gitlab.api import GitLabAPI, GitLabError, for_reporting
 from osci.connections.gitlab.settings import (
     check_requirements,
@@ -98,6 +100,17 @@ class GitLabConnection(Connection):
                     raise ConnectionConfigError(
                         f"{pipeline.location}: pipeline '{pipeline.name}' {slot}: {exc}"
                     ) from None
+
+    # -- gating
+
+    async def merge(self, change: ChangeToMerge) -> str | None:
+        """Merge the merge request at the head that was tested (`squash`, `remove-source-branch`
+        as the connection says); the target branch's new commit. MergeFailed(retry=True) for outages."""
+        return await merging.merge(self.name, self.settings, change)
+
+    def resolve_dependency(self, reference: str) -> DependencyRef | None:
+        """A `Depends-On:` merge request URL of this GitLab (`<baseurl>/<group>/.../-/merge_requests/<iid>`)."""
+        return merging.resolve_dependency(self.name, self.settings, reference)
 
     # -- webhooks in
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from osci.connections.base import ConnectionConfigError, check_keys
 
 DRIVER = "gitlab"
-CONFIG_KEYS = ("baseurl", "git-url", "token", "webhook-token")
+CONFIG_KEYS = ("baseurl", "git-url", "token", "webhook-token", "squash", "remove-source-branch")
 DEFAULT_BASEURL = "https://gitlab.com"
 OPTION_KEYS = ("status", "comment")
 
@@ -39,6 +39,8 @@ class Settings:
     git_url: str  # clone base: `<git_url>/<project>.git` (or a folder of bare repositories)
     token: str | None  # API token, sent as PRIVATE-TOKEN
     webhook_token: str  # the secret GitLab sends as X-Gitlab-Token
+    squash: bool | None = None  # a gate's merge squashes (None: as the merge request says)
+    remove_source_branch: bool | None = None  # and removes the source branch (None: as it says)
 
     @property
     def api(self) -> str:
@@ -75,11 +77,16 @@ def parse_settings(name: str, config: dict[str, Any]) -> Settings:
         raise ConnectionConfigError(
             f"{where}: 'git-url' must be a URL or a folder of bare repositories, got {git_url!r}"
         )
+    for key in ("squash", "remove-source-branch"):
+        if key in config and not isinstance(config[key], bool):
+            raise ConnectionConfigError(f"{where}: '{key}' must be true or false, got {config[key]!r}")
     return Settings(
         baseurl=baseurl,
         git_url=git_url.strip(),
         token=_secret(where, config, "token", required=False),
         webhook_token=_secret(where, config, "webhook-token", required=True) or "",
+        squash=config.get("squash"),
+        remove_source_branch=config.get("remove-source-branch"),
     )
 
 
