@@ -14,6 +14,7 @@ from osci.model import SourceLocation
 MANAGERS = ("independent", "supercedent", "dependent", "serial")
 PRECEDENCES = ("low", "normal", "high")
 WINDOW_TYPES = ("linear", "exponential")
+FAILURE_POLICIES = ("osci", "zuul")  # osci's addition: how a gate treats failures (scheduler/gate.py)
 REPORTER_SLOTS = ("start", "success", "failure", "error", "no-jobs", "merge-conflict", "dequeue")
 TRIGGER_REGEX_KEYS = ("branch", "ref", "comment")
 PIPELINE_ATTRIBUTES = (
@@ -32,6 +33,7 @@ PIPELINE_ATTRIBUTES = (
     "window-increase-factor",
     "window-decrease-type",
     "window-decrease-factor",
+    "failure-policy",
     "supercedes",
     "post-review",
     "dequeue-on-new-patchset",
@@ -66,6 +68,7 @@ class Pipeline:
     window_increase_factor: float = 1
     window_decrease_type: str = "exponential"
     window_decrease_factor: float = 2
+    failure_policy: str = "osci"
     supercedes: list[str] = field(default_factory=list)
     post_review: bool = False
     dequeue_on_new_patchset: bool = True
@@ -169,6 +172,7 @@ def parse_pipeline(errors: ErrorList, body: PosDict, location: SourceLocation) -
         value = section.number(key, minimum=0)
         if value is not None:
             setattr(p, key.replace("-", "_"), value)
+    p.failure_policy = section.choice("failure-policy", FAILURE_POLICIES) or p.failure_policy
     if p.window_ceiling is not None and p.window_ceiling < p.window_floor:
         section.error("window-ceiling", f"pipeline '{name}': 'window-ceiling' is below 'window-floor'")
     supercedes, locs = section.str_list_with_locs("supercedes", "a pipeline name or a list of pipeline names")

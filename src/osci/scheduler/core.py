@@ -20,8 +20,9 @@ from typing import Any
 
 from osci.model import BuildRecord, BuildReport, Event, FailedTest, Report, Result, TestStatus
 from osci.scheduler import state as st
+from osci.scheduler.gate import GateManager
 from osci.scheduler.jobgraph import JobGraph, JobGraphError
-from osci.scheduler.ports import BuildOrder, Dispatcher, Plan, Planner, QueuedReport, Records
+from osci.scheduler.ports import BuildOrder, Dispatcher, Gatekeeper, Plan, Planner, QueuedReport, Records
 from osci.scheduler.requirements import unmet
 from osci.scheduler.state import BuildState, ItemState, buildset_result
 from osci.scheduler.triggers import pipeline_matches
@@ -46,6 +47,7 @@ class Scheduler:
         dispatcher: Dispatcher,
         *,
         base_url: str = "",
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self.config = config
         self.records = records
@@ -63,6 +65,8 @@ class Scheduler:
         self.event_to_start: deque[float] = deque(maxlen=10000)  # seconds, for /metrics
         self.results_count: dict[str, int] = {}
         self.on_build_done: Callable[[BuildRecord], None] | None = None
+        self.gatekeeper = gatekeeper  # merging and Depends-On for dependent pipelines
+        self.gate = GateManager(self)  # dependent and serial pipelines (scheduler/gate.py)
 
     # -- life cycle -------------------------------------------------------
 
@@ -70,6 +74,8 @@ class Scheduler:
         """Rebuild the queues from the store, then start deciding."""
         for item in await self.records.live_items():
             self.items[item.uuid] = item
+            if self.gate.is_gate(item):
+                self.gate.restore(item)
         for event in await self.records.unprocessed_events():
             self._events.append(event)
         self._loop_task = asyncio.create_task(self._loop(), name="osci-scheduler")
@@ -136,12 +142,16 @@ class Scheduler:
         pipelines = []
         for pipeline in self._pipelines_by_precedence():
             items = [i for i in self.items.values() if i.pipeline == pipeline.name and i.live]
+            if pipeline.manager in ("dependent", "serial"):
+                queues = self.gate.status(pipeline)
+            else:
+                queues = [{"name": pipeline.name, "items": [i.summary() for i in items]}]
             pipelines.append(
                 {
                     "name": pipeline.name,
                     "manager": pipeline.manager,
                     "precedence": pipeline.precedence,
-                    "queues": [{"name": pipeline.name, "items": [i.summary() for i in items]}],
+                    "queues": queues,
                 }
             )
         return {"pipelines": pipelines}
@@ -155,6 +165,7 @@ class Scheduler:
             try:
                 await self._process_events()
                 self._plan_items()
+                await self.gate.process()
                 await self._dispatch()
             except Exception:  # never let one bad record stop the scheduler
                 log.exception("scheduler pass failed")
@@ -189,6 +200,8 @@ class Scheduler:
             await self.records.event_handled(event, items, outcome)
             for item in items:
                 self.items[item.uuid] = item
+                if self.gate.is_gate(item):
+                    await self.gate.enqueue(item)
 
     async def _handle_event(self, event: Event) -> tuple[list[ItemState], str]:
         if event.payload.get("malformed"):  # a driver could not read what it received: kept, not acted on
@@ -236,6 +249,7 @@ class Scheduler:
                 event_uuid=event.uuid,
                 connection=event.connection,
                 enqueue_time=time.time(),
+                change_id=(event.payload or {}).get("change_id"),
             )
             if pipeline.manager == "supercedent":
                 for older in list(self.items.values()):
@@ -271,7 +285,7 @@ class Scheduler:
 
     def _plan_items(self) -> None:
         for item in list(self.items.values()):
-            if item.state == st.PREPARING and not item.planning:
+            if item.state == st.PREPARING and not item.planning and item.queue is None:
                 item.planning = True
                 self._spawn(self._plan(item), f"plan-{item.uuid}")
 
@@ -282,13 +296,14 @@ class Scheduler:
             item.planning = False  # only now: until the plan is recorded, no other pass may plan it
 
     async def _plan_item(self, item: ItemState) -> None:
+        generation = item.generation
         try:
             plan = await self.planner.plan(item)
         except Exception as exc:
             log.exception("planning item %s failed", item.uuid)
             plan = Plan(error=f"could not prepare the change: {exc}")
-        if item.state != st.PREPARING:
-            return  # dequeued or superseded meanwhile
+        if item.state != st.PREPARING or item.generation != generation:
+            return  # dequeued or superseded meanwhile, or (gate) what is under it changed
         item.not_run = plan.not_run
         if plan.files is not None and item.files is None:
             item.files = plan.files
@@ -297,6 +312,9 @@ class Scheduler:
             slot = "error" if result.is_infrastructure else "failure"  # never blame the change for ours
             if result is Result.MERGE_CONFLICT and self._has_reporters(item, "merge-conflict"):
                 slot = "merge-conflict"  # without reporters of its own, a conflict goes to `failure`
+            if item.queue is not None:  # gate: failing, reported when that is fair
+                await self.gate.plan_failed(item, str(result), plan.error)
+                return
             await self._close(item, result, plan.error, slot)
             return
         try:
@@ -320,9 +338,13 @@ class Scheduler:
             builds[name] = BuildState(
                 uuid=build_uuid, job=job, estimated=estimate, log_url=self.log_url_for(build_uuid)
             )
-        if item.state != st.PREPARING:
+        if item.state != st.PREPARING or item.generation != generation:
             return
         item.graph, item.builds = graph, builds
+        if item.queue is not None:
+            self.gate.planned(
+                item, plan.commits or ({item.project: plan.ref} if plan.ref else {}), plan.bases
+            )
         item.source = str(plan.source) if plan.source else None
         item.checkout = plan.ref
         item.buildset_uuid = uuidlib.uuid4().hex
@@ -345,6 +367,8 @@ class Scheduler:
         for item in self.items.values():
             if item.state != st.ACTIVE or item.graph is None:
                 continue
+            if item.queue is not None and not self.gate.dispatchable(item):
+                continue  # outside its queue's window
             running = [n for n, b in item.builds.items() if b.state != st.WAITING]
             for name in item.graph.runnable(item.done_results(), running):
                 candidates.append((order.get(item.pipeline, 1), item.enqueue_time, item, name))
@@ -410,12 +434,15 @@ class Scheduler:
             self.estimates[(item.project, build.job.name)] = record.duration
         if self.on_build_done:
             self.on_build_done(record)
-        if not item.live:  # dequeued or superseded while it ran
+        if not item.live or item.builds.get(build.job.name) is not build:
+            # dequeued or superseded while it ran, or (gate) its speculative state was replaced
             await self.records.build_done(item, build, record, [], False, [])
             return
         skipped = self._skip_dependents(item)
         closing, reports = False, []
-        if all(b.state == st.DONE for b in item.builds.values()):
+        if item.queue is not None:
+            pass  # gate: the queue decides (scheduler/gate.py)
+        elif all(b.state == st.DONE for b in item.builds.values()):
             result = buildset_result(item)
             slot = {Result.SUCCESS: "success", Result.FAILURE: "failure", Result.ERROR: "error"}.get(
                 result, ""

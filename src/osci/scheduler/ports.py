@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from osci.connections.base import ChangeToMerge, DependencyRef
 from osci.model import BuildRecord, Event, FrozenJob, Report
 from osci.scheduler.state import BuildState, ItemState
 
@@ -27,6 +28,10 @@ class Plan:
     source: Path | None = None  # the repository the executor clones
     ref: str | None = None  # the exact commit it checks out
     files: list[str] | None = None  # the changed files, when the item came without them
+    # gating: project -> the commit tested (the item's own project and every project under it),
+    # and project -> the branch tip those commits were built on
+    commits: dict[str, str] = field(default_factory=dict)
+    bases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,6 +72,14 @@ class Records(Protocol):
     ) -> None: ...
     async def live_items(self) -> list[ItemState]: ...  # for recovery after a restart
     async def estimated_duration(self, project: str, job: str) -> float | None: ...
+
+
+class Gatekeeper(Protocol):
+    """What a gate needs from the connections: merging, and reading `Depends-On:` footers."""
+
+    async def merge(self, item: ItemState, change: ChangeToMerge) -> str | None: ...  # raises MergeFailed
+    async def depends_on(self, item: ItemState) -> list[DependencyRef]: ...
+    async def is_merged(self, dependency: DependencyRef) -> bool: ...
 
 
 class Planner(Protocol):

@@ -71,6 +71,20 @@ class ItemState:
     planning: bool = False  # a plan request is in flight
     source: str | None = None  # the repository the executor clones (from the plan)
     checkout: str | None = None  # the exact commit it checks out
+    # -- gating (dependent and serial pipelines, see scheduler/gate.py) --
+    queue: str | None = None  # the shared change queue it is in
+    ahead: list[str] = field(default_factory=list)  # the items under its tested state, head first
+    ahead_sig: tuple[tuple[str, int], ...] | None = None  # (item, generation) of `ahead` when planned
+    generation: int = 0  # bumped each time its speculative state is thrown away
+    onto: dict[str, str] = field(default_factory=dict)  # project -> commit its state is built on
+    bases: dict[str, str] = field(default_factory=dict)  # project -> branch tip under its state
+    commits: dict[str, str] = field(default_factory=dict)  # project -> the commit its jobs test
+    change_id: str | None = None  # a review system's other name for the change (Gerrit Change-Id)
+    needs: list[str] = field(default_factory=list)  # items it depends on (Depends-On)
+    gate: str = ""  # "", failing, suspect, passed, merging
+    retried: bool = False
+    place: int | None = None  # 1-based place in its queue
+    under: list[str] = field(default_factory=list)  # the changes under its tested state, for status
 
     @property
     def live(self) -> bool:
@@ -95,7 +109,12 @@ class ItemState:
             "patchset": self.patchset,
             "author": self.author,
             "state": self.state,
-            "ahead": None,  # the item this one is tested on top of (dependent pipelines)
+            "ahead": self.ahead[-1] if self.ahead else None,  # the item it is tested on top of
+            "ahead_changes": list(self.under),  # every change under its tested state, head first
+            "place": self.place,
+            "queue": self.queue,
+            "gate": self.gate or None,
+            "commits": dict(self.commits),
             "enqueue_time": self.enqueue_time,
             "buildset": self.buildset_uuid,
             "jobs": [
