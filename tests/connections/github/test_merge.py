@@ -21,6 +21,8 @@ from osci.connections.base import (
 )
 from osci.connections.github import GitHubConnection
 
+from ..conftest import Recorder
+from . import payloads
 from .apidouble import GitHubDouble, PullRequest
 from .conftest import REPO, SECRET
 
@@ -298,3 +300,35 @@ def test_depends_on_github_enterprise(tmp_path: Path) -> None:
     assert mirror.resolve_dependency("https://git.example.org/team/tool/pull/6") == DependencyRef(
         "gh", "team/tool", "6"
     )
+
+
+def test_the_event_of_githubs_published_payload_says_all_a_merge_needs(
+    make_connection: Callable[..., GitHubConnection], double: GitHubDouble, upstream: Upstream
+) -> None:
+    head = open_pull(double, upstream, 17, {"app.py": "print(17)\n"})
+    payload = payloads.with_number(
+        payloads.with_head(payloads.for_repo(payloads.load("pull_request.opened"), REPO), head, base="main"),
+        17,
+    )
+    headers, body = payloads.delivery("pull_request", payload, SECRET)
+    recorder = Recorder()
+    conn = make_connection()
+
+    async def receive() -> None:
+        await conn.start(recorder)
+        await conn.webhook({k.lower(): v for k, v in headers.items()}, body)
+
+    asyncio.run(receive())
+    [event] = recorder.events
+    change = ChangeToMerge(
+        project=event.project,
+        branch=event.branch or "",
+        change=event.change,
+        patchset=event.patchset,
+        ref=event.ref,
+        tested="f" * 40,
+        previous=None,
+    )
+    assert (change.project, change.branch, change.change, change.patchset) == (REPO, "main", "17", head)
+    assert merge(conn, change) == tip(upstream)
+    assert git("rev-parse", f"{tip(upstream)}^2", cwd=upstream.bare).strip() == head
