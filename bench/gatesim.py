@@ -135,9 +135,11 @@ class Dispatcher:
     def __init__(self, sim: Sim, clock: Clock, slots: int) -> None:
         self.sim, self.clock, self.slots = sim, clock, slots
         self.running = 0
+        self.hold = False  # while builds ending at one instant are being recorded: start none
+        self.ended: set[str] = set()  # builds whose time is up (their task may still be recording)
 
     def free_slots(self) -> int:
-        return self.slots - self.running
+        return 0 if self.hold else self.slots - self.running
 
     async def run(self, order: BuildOrder) -> BuildRecord:
         self.running += 1
@@ -151,6 +153,7 @@ class Dispatcher:
             watcher = asyncio.ensure_future(_watch(order, cancel))
             await asyncio.wait([done, cancel], return_when=asyncio.FIRST_COMPLETED)
             watcher.cancel()
+            self.ended.add(order.build.uuid)
             if order.cancel.is_set():
                 result = Result.ABORTED
             else:
@@ -237,8 +240,11 @@ class Harness:
         for _ in range(100000):
             for _ in range(5):
                 await asyncio.sleep(0)
+            ended = self.dispatcher.ended
             busy = (
-                s._wake.is_set() or s._events or any(not t.get_name().startswith("build-") for t in s._tasks)
+                s._wake.is_set()
+                or s._events
+                or any(not t.get_name().startswith("build-") or t.get_name()[6:] in ended for t in s._tasks)
             )
             waiting = any(o.cancel.is_set() for o in s.orders.values())
             if not busy and not waiting:
@@ -262,8 +268,12 @@ class Harness:
                     self.windows.append(int(queue.window))
                 if self.live() == 0:
                     return
+                self.dispatcher.hold = True  # every build ending now is recorded before any starts
                 if not self.clock.advance() or self.clock.now > limit:
                     raise RuntimeError(f"stuck at t={self.clock.now}: {self.scheduler.status()}")
+                await self.settle()
+                self.dispatcher.hold = False
+                self.scheduler.wake()
         finally:
             await self.scheduler.stop()
 

@@ -421,9 +421,22 @@ class GateManager:
                 how = f" as {tested[:12]}" if tested and is_change(item) else ""
                 under = f" (tested with {_label(tested_by)})" if tested_by is not item else ""
                 await self._close(item, Result.SUCCESS, f"merged{how}{under}", "success")
+            await self._stale_after_merge(queue, batch)
         finally:
             queue.merging = False
             self.s.wake()
+
+    async def _stale_after_merge(self, queue: GateQueue, batch: list[ItemState]) -> None:
+        """The branch moved by `batch`: an item whose state does not hold all of it (one left
+        out of the chain meanwhile, a suspect being re-run) is tested again on the new tip."""
+        merged = {i.uuid for i in batch if i.uuid in self.merged}
+        for item in self._live(queue):
+            if (
+                item.ahead_sig is not None
+                and item.gate not in (MERGING, FAILING)
+                and not merged <= set(item.ahead)
+            ):
+                await self._reset(item, "the branch moved under it")
 
     async def _merge_one(self, item: ItemState, tested_by: ItemState, tips: dict[str, str]) -> str | None:
         keeper = self.s.gatekeeper
