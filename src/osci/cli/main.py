@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "logs": "osci.cli.client:logs_command",
     "enqueue": "osci.cli.client:enqueue_command",
     "dequeue": "osci.cli.client:dequeue_command",
+    "promote": "osci.cli.promote_cmd:promote_command",
     "token": "osci.cli.token_cmd:token_group",
 }
 

@@ -15,7 +15,17 @@ MANAGERS = ("independent", "supercedent", "dependent", "serial")
 PRECEDENCES = ("low", "normal", "high")
 WINDOW_TYPES = ("linear", "exponential")
 FAILURE_POLICIES = ("osci", "zuul")  # osci's addition: how a gate treats failures (scheduler/gate.py)
-REPORTER_SLOTS = ("start", "success", "failure", "error", "no-jobs", "merge-conflict", "dequeue")
+REPORTER_SLOTS = (
+    "start",
+    "success",
+    "failure",
+    "error",
+    "no-jobs",
+    "merge-conflict",
+    "dequeue",
+    "culprit",  # osci: a culprit search ended (osci.server.culprits)
+    "promoted",  # osci: a promotion ended (osci.server.culprits)
+)
 TRIGGER_REGEX_KEYS = ("branch", "ref", "comment")
 PIPELINE_ATTRIBUTES = (
     "name",
@@ -37,7 +47,29 @@ PIPELINE_ATTRIBUTES = (
     "supercedes",
     "post-review",
     "dequeue-on-new-patchset",
+    "culprit-finding",
+    "promote",
 )
+CULPRIT_KEYS = ("max-parallel", "confirm-failures", "confirm-passes")
+PROMOTE_KEYS = ("from", "to", "cherry-pick-after-culprit")
+
+
+@dataclass
+class CulpritFinding:
+    """osci's addition: search the commit that broke a job after the fact (osci.analysis.culprit)."""
+
+    max_parallel: int = 4
+    confirm_failures: int = 3
+    confirm_passes: int = 3
+
+
+@dataclass
+class Promote:
+    """osci's addition: the pipeline promotes a staging branch onto a target branch."""
+
+    from_branch: str
+    to_branch: str
+    cherry_pick_after_culprit: bool = False
 
 
 @dataclass
@@ -75,6 +107,8 @@ class Pipeline:
     # where each connection name was used (trigger/require/reject/reporters), for cross-checks
     connection_refs: list[tuple[str, SourceLocation]] = field(default_factory=list)
     supercedes_locs: list[SourceLocation] = field(default_factory=list)
+    culprit_finding: CulpritFinding | None = None  # None: off
+    promote: Promote | None = None
 
 
 def _trigger_filters(
@@ -181,4 +215,40 @@ def parse_pipeline(errors: ErrorList, body: PosDict, location: SourceLocation) -
         value = section.bool(key)
         if value is not None:
             setattr(p, key.replace("-", "_"), value)
+    _culprit_and_promote(section, p)
     return p
+
+
+def _culprit_and_promote(section: Section, p: Pipeline) -> None:
+    """`culprit-finding: true | false | {max-parallel, confirm-failures, confirm-passes}` and
+    `promote: {from, to, cherry-pick-after-culprit}` (osci's additions, docs/server.md)."""
+    if section.has("culprit-finding"):
+        value = section.data["culprit-finding"]
+        if isinstance(value, bool):
+            p.culprit_finding = CulpritFinding() if value else None
+        else:
+            sub = as_section(
+                section.errors, value, section.value_loc("culprit-finding"), f"{section.what} culprit-finding"
+            )
+            if sub is not None:
+                sub.check_keys(CULPRIT_KEYS)
+                found = CulpritFinding()
+                for key in CULPRIT_KEYS:
+                    number = sub.int(key, minimum=1)
+                    if number is not None:
+                        setattr(found, key.replace("-", "_"), number)
+                p.culprit_finding = found
+    if section.has("promote"):
+        sub = as_section(
+            section.errors, section.data["promote"], section.value_loc("promote"), f"{section.what} promote"
+        )
+        if sub is not None:
+            sub.check_keys(PROMOTE_KEYS, required=("from", "to"))
+            source, target = sub.str("from"), sub.str("to")
+            cherry = sub.bool("cherry-pick-after-culprit")
+            if source and target and source == target:
+                sub.error("to", f"{section.what} promote: 'from' and 'to' must be different branches")
+            elif source and target:
+                p.promote = Promote(source, target, bool(cherry))
+                if p.culprit_finding is None:  # a promotion bisects a red batch
+                    p.culprit_finding = CulpritFinding()

@@ -250,6 +250,7 @@ class Scheduler:
                 connection=event.connection,
                 enqueue_time=time.time(),
                 change_id=(event.payload or {}).get("change_id"),
+                only_jobs=(event.payload or {}).get("only_jobs"),  # a culprit search's build
             )
             if pipeline.manager == "supercedent":
                 for older in list(self.items.values()):
@@ -503,7 +504,7 @@ class Scheduler:
     def _reports(self, item: ItemState, slot: str, result: str | None) -> list[QueuedReport]:
         pipeline = self.config.pipelines.get(item.pipeline)
         reporters = (pipeline.reporters.get(slot) if pipeline else None) or {}
-        if not reporters:
+        if not reporters or item.only_jobs is not None:  # a culprit search reports its verdict only
             return []
         report = self.make_report(item, slot, result)
         return [(connection, slot, report, dict(options or {})) for connection, options in reporters.items()]

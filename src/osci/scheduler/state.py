@@ -85,6 +85,7 @@ class ItemState:
     retried: bool = False
     place: int | None = None  # 1-based place in its queue
     under: list[str] = field(default_factory=list)  # the changes under its tested state, for status
+    only_jobs: list[str] | None = None  # run only these jobs (a culprit search's builds)
 
     @property
     def live(self) -> bool:
@@ -94,7 +95,10 @@ class ItemState:
         return {name: b.result for name, b in self.builds.items() if b.state == DONE and b.result is not None}
 
     def key(self) -> tuple[str, str | None]:
-        """What a supercedent pipeline supersedes on: the same project and branch (or ref)."""
+        """What a supercedent pipeline supersedes on: the same project and branch (or ref).
+        A culprit search's item (only_jobs) is its own: it neither supersedes nor is superseded."""
+        if self.only_jobs is not None:
+            return (self.project, f"{self.branch or self.ref}#{self.event_uuid or self.uuid}")
         return (self.project, self.branch or self.ref)
 
     def summary(self) -> dict[str, Any]:

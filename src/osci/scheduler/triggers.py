@@ -52,11 +52,12 @@ def filter_matches(events: list[str], options: dict[str, Any], event: Event) -> 
 
 def pipeline_matches(pipeline: Any, event: Event) -> bool:
     """True when `event` enters `pipeline` (an `osci.config` Pipeline)."""
-    if event.type in ("manual", "timer"):
-        # Manual and timer events name their pipeline; a timer's must also be among its triggers.
+    if event.type in ("manual", "timer", "culprit-search"):
+        # Manual, timer and culprit-search events name their pipeline; a timer's must also be
+        # among its triggers.
         if event.pipeline != pipeline.name:
             return False
-        return event.type == "manual" or event.connection in pipeline.triggers
+        return event.type != "timer" or event.connection in pipeline.triggers
     if event.pipeline and event.pipeline != pipeline.name:
         return False  # e.g. a re-requested GitHub check run names the pipeline that made it
     for flt in pipeline.triggers.get(event.connection, []):

@@ -25,9 +25,9 @@ from osci.model import Event
 from osci.nodes.local import LocalSlots
 from osci.scheduler.core import Scheduler, SchedulerError
 from osci.server import config_info
+from osci.server.culprits import CulpritService, ObservedRecords
 from osci.server.outbox import Outbox
 from osci.server.planner import ConfigPlanner
-from osci.server.records import StoreRecords
 from osci.server.repo_configs import RepoConfigs
 from osci.store import BlobStore, Store
 from osci.web.app import stop_streams
@@ -113,6 +113,7 @@ class Server:
         self._background: set[asyncio.Task] = set()
         self._projects_cache: tuple[Config, list[tuple[str, str | None]]] | None = None
         self.repo_configs = RepoConfigs(self.data_dir / "scratch", self._default_branch)
+        self.culprits = CulpritService(self)  # culprit finding and promotion (server/culprits.py)
 
     # -- helpers ----------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Server:
             return 1
         self.store = Store(self.settings.database_url())
         await self.db(self.store.migrate)
+        await self.db(self.store.interrupt_culprit_searches)  # their tasks died with the last server
         await self.db(
             self.store.record_config_load, ok=True, source=str(self.settings.config_path), errors=[]
         )
@@ -202,7 +204,12 @@ class Server:
             build_dir=lambda uuid: self.blobs.build_dir(uuid, create=True),
             workspace_root=self.data_dir / "workspaces",
         )
-        records = StoreRecords(self.store, self.db, on_report=lambda: self.outbox and self.outbox.wake())
+        records = ObservedRecords(
+            self.store,
+            self.db,
+            on_report=lambda: self.outbox and self.outbox.wake(),
+            observer=self.culprits,
+        )
         planner = ConfigPlanner(
             lambda: self.config,
             self.source_of,
@@ -234,6 +241,7 @@ class Server:
         for connection in self.connections.values():
             with contextlib.suppress(Exception):
                 await connection.stop()
+        await self.culprits.stop()
         await self.scheduler.stop()
         await self.outbox.stop()
         if self._web is not None:
@@ -352,7 +360,13 @@ class Server:
     # -- the port the HTTP API uses --------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        return self.scheduler.status()
+        status = self.scheduler.status()
+        status["background"] = self.culprits.status()  # running culprit searches and promotions
+        return status
+
+    async def promote(self, pipeline: str | None, project: str | None) -> dict[str, Any]:
+        """`osci promote`: test the staging branch's tip in a promote pipeline now."""
+        return await self.culprits.promote_by_hand(pipeline, project)
 
     async def enqueue(
         self, project: str | None, pipeline: str, branch: str | None, ref: str | None, change: str | None

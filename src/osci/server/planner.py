@@ -77,6 +77,8 @@ class ConfigPlanner:
         if files is not None and item.files is None:
             item.files = files
         for job in jobs:
+            if item.only_jobs is not None and job.name not in item.only_jobs:
+                continue  # a culprit search's build runs the job under investigation only
             match = config.match(job, item.branch, item.files)
             if match.runs:
                 plan.jobs.append(job)

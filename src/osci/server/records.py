@@ -212,6 +212,7 @@ class StoreRecords:
                 author=row.author,
                 files=live.event.files if live.event else None,
                 event_uuid=live.event.uuid if live.event else None,
+                only_jobs=(live.event.payload or {}).get("only_jobs") if live.event else None,
                 connection=live.event.connection if live.event else None,
                 enqueue_time=_epoch(row.enqueue_time) or 0.0,
                 state=st.PREPARING,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from osci.store.builds import BuildQueries
+from osci.store.culprits import CulpritQueries
 from osci.store.nodes import NodeQueries
 from osci.store.queue import QueueQueries
 from osci.store.reports import ReportQueries
@@ -11,7 +12,14 @@ from osci.store.tokens import TokenQueries
 
 
 class Store(
-    QueueQueries, BuildQueries, ReportQueries, TokenQueries, NodeQueries, SchedulingQueries, EventQueries
+    QueueQueries,
+    BuildQueries,
+    ReportQueries,
+    TokenQueries,
+    NodeQueries,
+    SchedulingQueries,
+    EventQueries,
+    CulpritQueries,
 ):
     """``Store(url)``: SQLite (a file path or ``sqlite:///path``) or PostgreSQL
     (``postgresql://user:password@host/db``). Call :meth:`migrate` once before use."""

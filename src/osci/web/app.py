@@ -13,7 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from osci import __version__
 from osci.store import BlobStore, Store
-from osci.web import metrics, routes_builds, routes_control, routes_dashboard, routes_logs, routes_stats
+from osci.web import (
+    metrics,
+    routes_builds,
+    routes_control,
+    routes_culprits,
+    routes_dashboard,
+    routes_logs,
+    routes_stats,
+)
 from osci.web.errors import install_error_handlers
 from osci.web.limits import MAX_BODY, BodyLimit
 from osci.web.ports import ServerPort
@@ -51,6 +59,7 @@ def create_app(
     app.include_router(routes_logs.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_dashboard.router)
+    app.include_router(routes_culprits.router)
     app.mount("/static", routes_dashboard.static_files(), name="static")
 
     @app.get("/metrics", tags=["metrics"], summary="Prometheus metrics", response_class=Response)
