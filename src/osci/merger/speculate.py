@@ -71,14 +71,22 @@ class Merger:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._locks: dict[str, asyncio.Lock] = {}
+        # (project, what it was put on, the change's commit, mode) -> the commit made: a state
+        # asked again (a re-run, a restart of the items behind) is the same commit, not a new merge
+        self._cache: dict[tuple[str, str, str, str], str] = {}
 
     def repo_path(self, project: str) -> Path:
         if not safe_project_path(project):
             raise MergerError(f"project name {project!r} cannot name a folder")
         return self.root / project
 
-    async def prepare(self, changes: Sequence[ChangeToTest], key: str) -> Speculation:
+    async def prepare(
+        self, changes: Sequence[ChangeToTest], key: str, onto: str | None = None
+    ) -> Speculation:
         """Fetch the branch tip and each change, and apply the changes on the tip in order.
+
+        `onto`: a commit of this merger repository to apply them on instead of the tip (a gate's
+        state of the items ahead); `base` is still the branch tip.
 
         `key` names the result (`refs/osci/items/<key>`), e.g. the item's id. Raises MergerError
         when git cannot fetch; a change that does not apply is a Speculation with `conflict`."""
@@ -102,7 +110,17 @@ class Merger:
             fetched = await _fetch(repo, changes)
             base = fetched[0]
             spec = Speculation(repo=repo, commit=None, base=base, change_commits=fetched[1:])
-            await _git(repo, "checkout", "-q", "--detach", "-f", base)
+            start = base
+            if onto is not None:
+                if not await _git(repo, "rev-parse", "--verify", "-q", f"{onto}^{{commit}}", check=False):
+                    raise MergerError(f"the state to build on ({onto[:12]}) is not in the merger repository")
+                start = onto
+            cache_key = (first.project, start, ",".join(spec.change_commits), first.mode)
+            if first.ref is not None and cache_key in self._cache:
+                spec.commit = self._cache[cache_key]
+                await _git(repo, "update-ref", f"refs/osci/items/{key}", spec.commit)
+                return spec
+            await _git(repo, "checkout", "-q", "--detach", "-f", start)
             if first.ref is None:
                 # the branch itself (or a given commit on it): nothing to merge
                 spec.commit = first.revision or base
@@ -116,6 +134,7 @@ class Merger:
                         await _clean(repo)
                         return spec
                 spec.commit = (await _git(repo, "rev-parse", "HEAD")).strip()
+                self._cache[cache_key] = spec.commit
             await _git(repo, "update-ref", f"refs/osci/items/{key}", spec.commit)
             return spec
 

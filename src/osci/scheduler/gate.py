@@ -73,6 +73,7 @@ class GateManager:
         self.s = scheduler
         self.queues: dict[tuple[str, str], GateQueue] = {}
         self.merged: set[str] = set()  # items merged by this gate (their dependents may go on)
+        self.pushed: dict[str, dict[str, str]] = {}  # merged item -> the branch tips right after it
         self.stats: dict[str, int] = {"merged": 0, "failed": 0, "resets": 0, "retries": 0}
 
     # -- configuration ------------------------------------------------------------------------
@@ -396,7 +397,9 @@ class GateManager:
 
     async def _merge_batch(self, queue: GateQueue, pipeline: Any, batch: list[ItemState]) -> None:
         tested_by = batch[-1]
-        tips = dict(tested_by.bases)
+        tips = dict(tested_by.bases)  # what the branches are now: the tips under its state...
+        for uuid in tested_by.ahead:  # ...moved by the items under it that merged already
+            tips.update(self.pushed.get(uuid, {}))
         try:
             for item in batch:
                 if not item.live:
@@ -416,6 +419,7 @@ class GateManager:
                 if tested:
                     tips[item.project] = commit or tested
                 self.merged.add(item.uuid)
+                self.pushed[item.uuid] = dict(tips)
                 self.stats["merged"] += 1
                 self.grow(queue, pipeline)
                 how = f" as {tested[:12]}" if tested and is_change(item) else ""

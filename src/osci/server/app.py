@@ -26,6 +26,7 @@ from osci.nodes.local import LocalSlots
 from osci.scheduler.core import Scheduler, SchedulerError
 from osci.server import config_info
 from osci.server.culprits import CulpritService, ObservedRecords
+from osci.server.gatekeeper import ServerGatekeeper
 from osci.server.outbox import Outbox
 from osci.server.planner import ConfigPlanner
 from osci.server.repo_configs import RepoConfigs
@@ -113,6 +114,7 @@ class Server:
         self._background: set[asyncio.Task] = set()
         self._projects_cache: tuple[Config, list[tuple[str, str | None]]] | None = None
         self.repo_configs = RepoConfigs(self.data_dir / "scratch", self._default_branch)
+        self.merger = Merger(self.data_dir / "merger")  # speculative states; a gate pushes from it
         self.culprits = CulpritService(self)  # culprit finding and promotion (server/culprits.py)
 
     # -- helpers ----------------------------------------------------------
@@ -210,16 +212,23 @@ class Server:
             on_report=lambda: self.outbox and self.outbox.wake(),
             observer=self.culprits,
         )
+        merger = self.merger
         planner = ConfigPlanner(
             lambda: self.config,
             self.source_of,
             self.data_dir / "scratch",
-            merger=Merger(self.data_dir / "merger"),
+            merger=merger,
             fetch_source=self.fetch_source,
             on_branch_config=self.repo_configs.seen,
         )
+        gatekeeper = ServerGatekeeper(lambda: self.connections, merger, self.fetch_source)
         self.scheduler = Scheduler(
-            self.config, records, planner, self.dispatcher, base_url=self.settings.public_url()
+            self.config,
+            records,
+            planner,
+            self.dispatcher,
+            base_url=self.settings.public_url(),
+            gatekeeper=gatekeeper,
         )
         self.scheduler.on_build_done = lambda record: self.build_durations.append(record.duration)
         self.outbox = Outbox(self.store, lambda: self.connections, self.db)
@@ -292,7 +301,7 @@ class Server:
             data_dir=self.data_dir,
             base_url=self.settings.public_url(),
             projects=self.projects,
-            extra={"resolve_tip": self.resolve_tip},
+            extra={"resolve_tip": self.resolve_tip, "merger_repo": self.merger.repo_path},
         )
         made: dict[str, Connection] = {}
         for name, definition in config.connections.items():

@@ -46,11 +46,12 @@ class ConfigPlanner:
     async def plan(self, item: ItemState) -> Plan:
         central = self.config()
         files = None
+        base = None
         if self.merger is not None and self.fetch_source is not None and needs_merger(item, self.source_of):
             prepared = await self._speculate(central, item)
             if isinstance(prepared, Plan):
                 return prepared
-            source, commit, files = prepared
+            source, commit, files, base = prepared
         else:
             found = await self._local(item)
             if isinstance(found, Plan):
@@ -73,7 +74,9 @@ class ConfigPlanner:
             jobs = config.project_jobs(item.project, item.pipeline, item.branch)
         except ConfigLookupError:
             jobs = []
-        plan = Plan(source=Path(source), ref=commit, files=files)
+        plan = Plan(source=Path(source), ref=commit, files=files, commits={item.project: commit})
+        if base is not None:
+            plan.bases = {item.project: base}
         if files is not None and item.files is None:
             item.files = files
         for job in jobs:
@@ -101,7 +104,9 @@ class ConfigPlanner:
             return Plan(error=f"cannot find {rev} in {item.project}")
         return source, commit
 
-    async def _speculate(self, central: Any, item: ItemState) -> tuple[str, str, list[str] | None] | Plan:
+    async def _speculate(
+        self, central: Any, item: ItemState
+    ) -> tuple[str, str, list[str] | None, str | None] | Plan:
         """A proposed change fetched and merged onto its branch tip (or a remote branch fetched)
         in the merger's repository: (that repository, the commit to test, the changed files if
         the item came without them)."""
@@ -124,7 +129,8 @@ class ConfigPlanner:
             env=env,
         )
         try:
-            spec = await self.merger.prepare([change], item.uuid)
+            # in a gate, on the state of the items ahead of it in this project (when there are any)
+            spec = await self.merger.prepare([change], item.uuid, onto=item.onto.get(item.project))
         except MergerError as exc:
             return Plan(error=f"could not prepare the change: {exc}", result="ERROR")
         if spec.conflict or spec.commit is None:
@@ -135,7 +141,7 @@ class ConfigPlanner:
                 files = await self.merger.changed_files(item.project, spec.change_commits[-1])
             except MergerError:
                 files = None
-        return str(spec.repo), spec.commit, files
+        return str(spec.repo), spec.commit, files, spec.base
 
     def _load_in_repo(self, central: Any, texts: dict[str, str], project: str, commit: str) -> Any:
         return load_in_repo(central, texts, project, commit, self.scratch)[0]

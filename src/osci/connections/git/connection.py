@@ -16,17 +16,43 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, Emit
+from osci.connections.base import (
+    ChangeToMerge,
+    Connection,
+    ConnectionConfigError,
+    ConnectionContext,
+    DependencyRef,
+    Emit,
+    MergeFailed,
+)
 from osci.connections.git import repos
-from osci.connections.git.gitcmd import GitError, git, redact
+from osci.connections.git.gitcmd import GitError, git, nul_split, redact
 from osci.connections.git.refs import HEADS, TAGS, ZERO, RefChange, diff_refs, parse_ls_remote
 from osci.connections.git.state import RefState
 from osci.model import Event
 
 log = logging.getLogger(__name__)
 
-CONFIG_KEYS = ("baseurl", "poll-interval", "projects")
+CONFIG_KEYS = ("baseurl", "poll-interval", "projects", "proposals")
+DEFAULT_PROPOSALS = "refs/proposals/"  # refs/proposals/<branch>/<name>: a change proposed for <branch>
 IGNORED_KEYS = ("name", "driver")  # tolerated if the server passes the whole object
+
+
+def parse_proposals(name: str, config: dict[str, Any]) -> str:
+    """The ref namespace under which changes are proposed for a gate (`proposals`)."""
+    prefix = config.get("proposals", DEFAULT_PROPOSALS)
+    if (
+        not isinstance(prefix, str)
+        or not prefix.startswith("refs/")
+        or prefix.startswith((HEADS, TAGS))
+        or " " in prefix
+        or prefix.count("/") < 2
+    ):
+        raise ConnectionConfigError(
+            f"connection {name} (git): 'proposals' must be a ref namespace outside refs/heads and "
+            f"refs/tags, such as {DEFAULT_PROPOSALS}, got {prefix!r}"
+        )
+    return prefix.rstrip("/") + "/"
 
 
 def parse_config(name: str, config: dict[str, Any]) -> tuple[str, float, list[str] | None]:
@@ -66,6 +92,8 @@ class GitConnection(Connection):
     def __init__(self, name: str, config: dict[str, Any], context: ConnectionContext) -> None:
         super().__init__(name, config, context)
         self.baseurl, self.poll_interval, self._projects = parse_config(name, config)
+        self.proposals = parse_proposals(name, config)
+        self._merged: set[tuple[str, str]] = set()  # (project, change) merged by a gate here
         self.remote = repos.is_remote(self.baseurl)
         self.folder = context.data_dir / "connections" / name
         self.state = RefState(self.folder / "refs.json")
@@ -187,12 +215,12 @@ class GitConnection(Connection):
 
     async def _poll_project(self, project: str) -> None:
         url = self._url(project)
-        refs = parse_ls_remote((await git("ls-remote", "--heads", "--tags", url, timeout=120)).decode())
+        refs = parse_ls_remote((await git("ls-remote", url, timeout=120)).decode(), (self.proposals,))
         seen = self.state.get(project)
         repo = self._mirror(project) if self.remote else Path(url)
         if seen is None:
             if self.remote:
-                await repos.fetch_mirror(repo, url)  # so later diffs have the old commits
+                await repos.fetch_mirror(repo, url, (self.proposals,))  # later diffs have the old commits
             self.state.set_project(project, refs)
             log.info("git connection %s: watching %s (%d refs)", self.name, project, len(refs))
             return
@@ -200,7 +228,7 @@ class GitConnection(Connection):
         if not changes:
             return
         if self.remote and any(not c.deleted for c in changes):
-            await repos.fetch_mirror(repo, url)
+            await repos.fetch_mirror(repo, url, (self.proposals,))
         for change in changes:
             event = await self._event(project, repo, change, refs)
             if event is not None:
@@ -209,6 +237,8 @@ class GitConnection(Connection):
             self.state.set_ref(project, change.ref, None if change.deleted else change.newrev)
 
     async def _event(self, project: str, repo: Path, change: RefChange, refs: dict[str, str]) -> Event | None:
+        if change.ref.startswith(self.proposals):
+            return await self._proposal_event(project, repo, change, refs)
         if change.is_tag:
             if change.deleted:
                 return None
@@ -233,6 +263,115 @@ class GitConnection(Connection):
             author=None if change.deleted else await repos.author(repo, change.newrev),
             files=await repos.changed_files(repo, change, refs),
         )
+
+    # -- proposals: what a gate tests and merges
+
+    def proposal(self, ref: str) -> tuple[str, str] | None:
+        """(target branch, change name) of a proposal ref `<proposals><branch>/<name>`."""
+        if not ref.startswith(self.proposals):
+            return None
+        branch, _, name = ref[len(self.proposals) :].rpartition("/")
+        return (branch, name) if branch and name else None
+
+    async def _proposal_event(
+        self, project: str, repo: Path, change: RefChange, refs: dict[str, str]
+    ) -> Event | None:
+        """`proposal-created` / `proposal-updated` (a change to test and, in a gate, merge), or
+        `proposal-deleted` (withdrawn or merged: it leaves every queue)."""
+        found = self.proposal(change.ref)
+        if found is None:
+            return None
+        branch, name = found
+        common = {"connection": self.name, "project": project, "branch": branch, "ref": change.ref,
+                  "change": f"{branch}/{name}"}  # fmt: skip
+        if change.deleted:
+            return Event(type="proposal-deleted", oldrev=change.oldrev, payload={"closes": True}, **common)
+        files = None
+        tip = refs.get(f"{HEADS}{branch}")
+        if tip:
+            try:
+                out = await git(
+                    "diff", "--name-only", "-z", f"{tip}...{change.newrev}", "--", cwd=repo, timeout=60
+                )
+                files = nul_split(out)
+            except GitError:
+                files = None
+        return Event(
+            type="proposal-created" if change.created else "proposal-updated",
+            oldrev=None if change.created else change.oldrev,
+            newrev=change.newrev,
+            patchset=change.newrev,
+            author=await repos.author(repo, change.newrev),
+            files=files,
+            **common,
+        )
+
+    async def merge(self, change: ChangeToMerge) -> str | None:
+        """Push the exact tested commit to the branch, compare-and-swap against `previous`, and
+        delete the proposal ref (if it still holds the tested patchset) in the same atomic push."""
+        url = self._url(change.project)
+        merger_repo = self.context.extra.get("merger_repo")
+        if merger_repo is None:
+            raise MergeFailed("no merger repository to push from")
+        source = Path(merger_repo(change.project))
+        branch_ref = f"{HEADS}{change.branch}"
+        try:
+            current = parse_ls_remote((await git("ls-remote", url, branch_ref, timeout=120)).decode())
+        except GitError as exc:
+            raise MergeFailed(f"cannot read {change.branch} of {change.project}: {exc}", retry=True) from None
+        tip = current.get(branch_ref)
+        updates = []
+        leases = []
+        if tip != change.tested:
+            if change.previous and tip != change.previous:
+                raise MergeFailed(
+                    f"{change.branch} moved to {str(tip)[:12]} since the change was tested on "
+                    f"{change.previous[:12]}: nothing untested goes onto it"
+                )
+            if change.previous:
+                try:
+                    await git("merge-base", "--is-ancestor", change.previous, change.tested, cwd=source)
+                except GitError:
+                    raise MergeFailed(f"{change.tested[:12]} does not descend from {change.branch}") from None
+            updates.append(f"{change.tested}:{branch_ref}")
+            leases.append(f"--force-with-lease={branch_ref}:{tip or ''}")
+        if change.ref and change.ref.startswith(self.proposals):
+            updates.append(f":{change.ref}")
+            if change.patchset:
+                leases.append(f"--force-with-lease={change.ref}:{change.patchset}")
+        if updates:
+            try:
+                await git("push", "--atomic", "--porcelain", *leases, url, *updates, cwd=source, timeout=600)
+            except GitError as exc:
+                refused = any(w in str(exc) for w in ("stale info", "rejected", "non-fast-forward", "failed"))
+                raise MergeFailed(f"git push to {change.branch} of {change.project}: {exc}",
+                                  retry=not refused) from None  # fmt: skip
+        self._merged.add((change.project, change.change or ""))
+        return change.tested
+
+    def resolve_dependency(self, reference: str) -> DependencyRef | None:
+        """`<project>:<proposals><branch>/<name>` (e.g. `lib:refs/proposals/main/fix-x`)."""
+        project, sep, ref = reference.strip().partition(":")
+        if not sep or not self.proposal(ref) or not repos.safe_project(project) or not self.watches(project):
+            return None
+        branch, name = self.proposal(ref) or ("", "")
+        return DependencyRef(self.name, project, f"{branch}/{name}")
+
+    async def dependency_merged(self, dependency: DependencyRef) -> bool:
+        """Merged by a gate here, or its proposal ref is gone and its commit is on the branch."""
+        project = dependency.project or ""
+        if (project, dependency.change) in self._merged:
+            return True
+        seen = (self.state.get(project) or {}).get(self.proposals + dependency.change)
+        if seen is None:
+            return False
+        branch = dependency.change.rpartition("/")[0]
+        url = self._url(project)
+        try:
+            await git("merge-base", "--is-ancestor", seen, f"{HEADS}{branch}", cwd=Path(url))
+        except GitError:
+            return False
+        return True
 
 
 __all__ = ["GitConnection", "ZERO", "parse_config"]

@@ -9,14 +9,15 @@ HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 
 
-def parse_ls_remote(text: str) -> dict[str, str]:
-    """`git ls-remote --heads --tags` output as {ref: commit}; annotated tags map to their commit."""
+def parse_ls_remote(text: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """`git ls-remote` output as {ref: commit} for branches, tags and refs under the `extra`
+    prefixes (a gate's proposals); annotated tags map to their commit."""
     refs: dict[str, str] = {}
     peeled: dict[str, str] = {}
     for line in text.splitlines():
         sha, _, ref = line.partition("\t")
         sha, ref = sha.strip(), ref.strip()
-        if not sha or not ref.startswith((HEADS, TAGS)):
+        if not sha or not ref.startswith((HEADS, TAGS, *extra)):
             continue
         if ref.endswith("^{}"):
             peeled[ref[:-3]] = sha

@@ -33,7 +33,7 @@ def local_repo(baseurl: str, project: str) -> Path | None:
     return None
 
 
-async def fetch_mirror(mirror: Path, url: str) -> None:
+async def fetch_mirror(mirror: Path, url: str, extra: tuple[str, ...] = ()) -> None:
     """Bring the bare `mirror` of `url` up to date (created on first use)."""
     if not (mirror / "HEAD").exists():
         mirror.mkdir(parents=True, exist_ok=True)
@@ -46,6 +46,7 @@ async def fetch_mirror(mirror: Path, url: str) -> None:
         url,
         "+refs/heads/*:refs/heads/*",
         "+refs/tags/*:refs/tags/*",
+        *(f"+{prefix}*:{prefix}*" for prefix in extra),
         cwd=mirror,
     )
 
