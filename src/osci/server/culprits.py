@@ -83,6 +83,11 @@ class ObservedRecords(StoreRecords):
         await super().item_closed(item, aborted, reports)
         self.observer.item_closed(item)
 
+    async def event_handled(self, event: Event, items: list[ItemState], outcome: str) -> None:
+        await super().event_handled(event, items, outcome)
+        if not items:
+            self.observer.event_refused(event, outcome)
+
 
 @dataclass
 class _Waiter:
@@ -117,6 +122,14 @@ class CulpritService:
             self._spawn(self._maybe_search(item, build.job.name, result), f"culprit-{item.uuid}")
         if closing:
             self.item_closed(item)
+
+    def event_refused(self, event: Event, outcome: str) -> None:
+        """A search's build was not taken (its pipeline or project left the configuration, or the
+        pipeline's requirements turned it away): an error for the search, never a wait forever."""
+        waiter = self.waiters.get(event.uuid)
+        if waiter is not None and not waiter.future.done():
+            log.warning("culprit search: the build of %s at %s was not taken: %s", waiter.job, event.newrev, outcome)
+            waiter.future.set_result((ERROR, None, None, None))
 
     def item_closed(self, item: ItemState) -> None:
         if item.only_jobs is not None:
