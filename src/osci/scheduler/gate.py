@@ -234,6 +234,11 @@ class GateManager:
         for index, item in enumerate(items):
             item.place = index + 1
             expected = tuple((u, self.s.items[u].generation) for u in chain)
+            if any(self._is_live(n) and n not in chain for n in item.needs):
+                # what it depends on is out of the chain (failing, re-run): it waits out with it
+                if item.ahead_sig is not None and item.gate != MERGING:
+                    await self._reset(item, "a change it depends on is failing")
+                continue
             if item.gate != MERGING and item.ahead_sig is not None and self._live_sig(item) != expected:
                 await self._reset(item, "the items ahead of it changed")
             if (
@@ -344,11 +349,11 @@ class GateManager:
                 elif item.gate == "" and self.tree(item) == "passed" and not queue.merging:
                     self._merge(queue, pipeline, [item])
             return
-        proven: set[str] = set()
+        proven: set[str] = set()  # a passing state proves the items of its project under it
         for item in current:
             if item.gate == "" and self.tree(item) == "passed":
                 proven.add(item.uuid)
-                proven.update(self._live_chain(item))
+                proven.update(u for u in self._live_chain(item) if self.s.items[u].project == item.project)
         for item in current:
             if item.gate == MERGING or self.tree(item) != "failed" or item.uuid in proven:
                 continue  # a passing tree holds it: its own failure was not its fault
@@ -367,9 +372,14 @@ class GateManager:
                 self.s.wake()
         if queue.merging:
             return
-        deepest = None
+        deepest = None  # the deepest passing item whose whole chain is proven
         for item in self._live(queue):
-            if item.gate == "" and item.ahead_sig is not None and self.tree(item) == "passed":
+            if (
+                item.gate == ""
+                and item.ahead_sig is not None
+                and self.tree(item) == "passed"
+                and all(u in proven for u in self._live_chain(item))
+            ):
                 deepest = item
         if deepest is not None:
             batch = [self.s.items[u] for u in self._live_chain(deepest)] + [deepest]
