@@ -256,7 +256,7 @@ class Harness:
     def live(self) -> int:
         return sum(1 for i in self.scheduler.items.values() if i.live)
 
-    async def run(self, changes: list[str], limit: float = 1e9) -> None:
+    async def run(self, changes: list[str], limit: float = 1e9, on_tick: Any = None) -> None:
         await self.scheduler.start()
         try:
             for change in changes:
@@ -266,6 +266,9 @@ class Harness:
                 queue = next(iter(self.scheduler.gate.queues.values()), None)
                 if queue is not None:
                     self.windows.append(int(queue.window))
+                if on_tick is not None:
+                    await on_tick(self)
+                    await self.settle()
                 if self.live() == 0:
                     return
                 self.dispatcher.hold = True  # every build ending now is recorded before any starts

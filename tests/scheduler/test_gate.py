@@ -159,3 +159,18 @@ def test_status_shows_place_ahead_and_window() -> None:
     assert items[0]["ahead"] is None
     assert items[2]["ahead"] == items[1]["id"]
     assert items[2]["ahead_changes"] == ["p change c1", "p change c2"]
+
+
+def test_dequeue_of_a_gate_item_re_parents_the_items_behind() -> None:
+    sim = Sim(bad=set())
+    harness = Harness(sim, make_pipeline(failure_policy="zuul"), slots=4)
+
+    async def dequeue_c2(h: Harness) -> None:
+        live = {i.change: i for i in h.scheduler.items.values() if i.live}
+        if "c2" in live and h.clock.now == 0:
+            await h.scheduler.dequeue(item=live["c2"].uuid)
+
+    asyncio.run(harness.run(["c1", "c2", "c3", "c4"], on_tick=dequeue_c2))
+    assert sim.branch == ["c1", "c3", "c4"]
+    assert sim.untested_merges == 0
+    assert "base+c1+c3" in sim.passed_commits  # c3 was tested again without c2

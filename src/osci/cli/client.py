@@ -168,11 +168,20 @@ def status_command(ctx: Ctx) -> None:
         ctx.line(
             f"{safe(pipeline.get('name'))} ({safe(pipeline.get('manager'))}): {len(items)} item(s)", "bold"
         )
+        for queue in pipeline.get("queues") or []:
+            if "window" in queue:  # a gate's shared queue
+                window = "unlimited" if queue.get("window") is None else safe(queue.get("window"))
+                ctx.line(f"  queue {safe(queue.get('name'))}: window {window}, "
+                         f"failure policy {safe(queue.get('failure_policy'))}")  # fmt: skip
         for item in items:
             what = [f"change {item['change']}" if item.get("change") else "", item.get("ref") or ""]
             where = " ".join(safe(part) for part in [item.get("project"), *what] if part)
             branch = f" [{safe(item['branch'])}]" if item.get("branch") else ""
-            ctx.line(f"  {safe(item.get('id'))}  {where}{branch}")
+            place = f"#{item['place']} " if item.get("place") else ""
+            gate = f" ({safe(item['gate'])})" if item.get("gate") else ""
+            ctx.line(f"  {place}{safe(item.get('id'))}  {where}{branch}{gate}")
+            if item.get("ahead_changes"):
+                ctx.line(f"      tested on top of: {', '.join(safe(c) for c in item['ahead_changes'])}")
             for job in item.get("jobs") or []:
                 build = f"  {safe(job['build'])}" if job.get("build") else ""
                 ctx.line(f"      {safe(job.get('name'))}: {safe(_job_state(job))}{build}")
