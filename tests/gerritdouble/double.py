@@ -18,7 +18,7 @@ import asyncssh
 
 from gerritdouble.gitrepos import GitRepos, change_ref
 from gerritdouble.model import CORE, JANE, Change, Changes, PatchSet
-from gerritdouble.rest import GerritREST
+from gerritdouble.rest import GerritREST, Refused
 from gerritdouble.sshd import GerritSSHD
 
 CI_ACCOUNT = {"name": "Vendor CI", "email": "ci@vendor.example", "username": "vendor-ci"}
@@ -39,7 +39,11 @@ class GerritDouble:
         self.key_path.chmod(0o600)
         self.known_hosts_path = root / "known_hosts"
         self.sshd = GerritSSHD(root, client.export_public_key().decode(), self._query, self._review_ssh)
-        self.rest = GerritREST(user, password, self._files, self._messages, self._review_rest)
+        self.rest = GerritREST(
+            user, password, self._files, self._messages, self._review_rest, self._submit, self._change_info
+        )
+        self.refuse_submit: dict[int, str] = {}  # change number -> why a submit is refused (409)
+        self.submitted: list[int] = []
 
     # -- life cycle
 
@@ -281,6 +285,59 @@ class GerritDouble:
         )
         self.reviews.append({**review, "via": "rest", "body": body})
         return {"labels": labels}
+
+    def _submit(self, identifier: str, revision: str) -> dict[str, Any]:
+        """REST submit: the patchset goes onto its branch (a fast-forward when it is on the tip,
+        else a merge commit, as Gerrit's merge-if-necessary), the change is MERGED, and
+        change-merged follows on the stream."""
+        with self.changes.lock:
+            change = self.changes.find(identifier)
+            if change is None:
+                raise ValueError(f"change {identifier}")
+            if change.status != "NEW":
+                raise Refused(f"change is {change.status.lower()}")
+            if change.number in self.refuse_submit:
+                raise Refused(self.refuse_submit[change.number])
+            patchset = self._patchset(change, revision)
+            old = self.git.tip(change.project, change.branch)
+            new = self.git.merge(change.project, change.branch, patchset.revision)
+            change.status = "MERGED"
+            now = self.changes.touch(change)
+            self.submitted.append(change.number)
+            event = {
+                "type": "change-merged",
+                "submitter": CORE,
+                "patchSet": patchset.attribute(),
+                "change": change.attribute(),
+                "project": change.project,
+                "refName": f"refs/heads/{change.branch}",
+                "changeKey": {"id": change.change_id},
+                "newRev": new,
+                "eventCreatedOn": now,
+            }
+        self.send(event)
+        self.send(
+            {
+                "type": "ref-updated",
+                "submitter": CORE,
+                "refUpdate": {
+                    "oldRev": old,
+                    "newRev": new,
+                    "refName": change.branch,
+                    "project": change.project,
+                },
+                "eventCreatedOn": now,
+            }
+        )
+        return {"id": f"{change.project}~{change.number}", "change_id": change.change_id, "status": "MERGED"}
+
+    def _change_info(self, identifier: str) -> dict[str, Any]:
+        with self.changes.lock:
+            change = self.changes.find(identifier)
+            if change is None:
+                raise ValueError(f"change {identifier}")
+            return {"id": f"{change.project}~{change.number}", "project": change.project,
+                    "change_id": change.change_id, "_number": change.number, "status": change.status}  # fmt: skip
 
     @staticmethod
     def _patchset(change: Change, revision: str) -> PatchSet:

@@ -53,6 +53,20 @@ class GitRepos:
     def rev(self, project: str, ref: str) -> str:
         return git("rev-parse", ref, cwd=self.bare(project))
 
+    def merge(self, project: str, branch: str, revision: str) -> str:
+        """`revision` onto `branch`: a fast-forward when it descends from the tip, else a merge."""
+        bare = self.bare(project)
+        tip = self.tip(project, branch)
+        with tempfile.TemporaryDirectory(prefix="gerrit-double-") as tmp:
+            work = Path(tmp)
+            git("init", "-q", cwd=work)
+            git("fetch", "-q", str(bare), tip, revision, cwd=work)
+            git("checkout", "-q", "--detach", tip, cwd=work)
+            git("merge", "-q", "--no-edit", revision, cwd=work)
+            commit = git("rev-parse", "HEAD", cwd=work)
+            git("push", "-q", str(bare), f"HEAD:refs/heads/{branch}", cwd=work)
+        return commit
+
     def commit(self, project: str, parent: str | None, files: dict[str, str], message: str, ref: str) -> str:
         """A commit on `parent` (None: a root commit) changing `files` (text None deletes),
         stored at `ref` in the bare repository."""

@@ -16,6 +16,12 @@ from urllib.parse import unquote, urlsplit
 FILES = re.compile(r"^/a/changes/(?P<id>[^/]+)/revisions/(?P<rev>[^/]+)/files/?$")
 REVIEW = re.compile(r"^/a/changes/(?P<id>[^/]+)/revisions/(?P<rev>[^/]+)/review$")
 MESSAGES = re.compile(r"^/a/changes/(?P<id>[^/]+)/messages$")
+SUBMIT = re.compile(r"^/a/changes/(?P<id>[^/]+)/revisions/(?P<rev>[^/]+)/submit$")
+CHANGE = re.compile(r"^/a/changes/(?P<id>[^/]+)/?$")
+
+
+class Refused(Exception):
+    """Gerrit refuses the request (409 Conflict), with its message."""
 
 
 @dataclass
@@ -36,12 +42,21 @@ class GerritREST:
         files: Callable[[str, str], dict[str, Any]],
         messages: Callable[[str], list[dict[str, Any]]],
         review: Callable[[str, str, dict[str, Any]], dict[str, Any]],
+        submit: Callable[[str, str], dict[str, Any]] | None = None,
+        change: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.credentials = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.requests: list[Request] = []
         self.fail_reviews = 0  # answer this many review posts with 500 (not applied)
         self.fail_after_applying = 0  # apply this many, then answer 500 anyway
-        handlers = {"files": files, "messages": messages, "review": review}
+        handlers = {
+            "files": files,
+            "messages": messages,
+            "review": review,
+            "submit": submit,
+            "change": change,
+        }
+        self.fail_submits = 0  # answer this many submits with 503 (not applied)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +83,13 @@ class GerritREST:
                         return self._answer(200, handlers["files"](unquote(m["id"]), m["rev"]))
                     if method == "GET" and (m := MESSAGES.match(path)):
                         return self._answer(200, handlers["messages"](unquote(m["id"])))
+                    if method == "POST" and (m := SUBMIT.match(path)) and handlers["submit"]:
+                        if outer.fail_submits > 0:
+                            outer.fail_submits -= 1
+                            return self._answer(503)
+                        return self._answer(200, handlers["submit"](unquote(m["id"]), m["rev"]))
+                    if method == "GET" and (m := CHANGE.match(path)) and handlers["change"]:
+                        return self._answer(200, handlers["change"](unquote(m["id"])))
                     if method == "POST" and (m := REVIEW.match(path)):
                         body = json.loads(request.body)
                         if outer.fail_reviews > 0:
@@ -78,6 +100,13 @@ class GerritREST:
                             outer.fail_after_applying -= 1
                             return self._answer(500)
                         return self._answer(200, result)
+                except Refused as exc:
+                    data = f"{exc}\n".encode()
+                    self.send_response(409)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 except (ValueError, KeyError) as exc:
                     data = f"Not found: {exc}\n".encode()
                     self.send_response(404)

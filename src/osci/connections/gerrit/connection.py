@@ -11,12 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shlex
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from osci.config.change_filters import check_approvals
 from osci.config.errors import ErrorList
-from osci.connections.base import Connection, ConnectionConfigError, ConnectionContext, Emit
+from osci.connections.base import (
+    ChangeToMerge,
+    Connection,
+    ConnectionConfigError,
+    ConnectionContext,
+    DependencyRef,
+    Emit,
+    MergeFailed,
+)
 from osci.connections.gerrit import events as ev
 from osci.connections.gerrit.reporting import Reporter, change_id, parse_options
 from osci.connections.gerrit.rest import GerritHTTPError, GerritREST
@@ -30,6 +40,9 @@ from osci.scheduler.triggers import filter_matches
 log = logging.getLogger(__name__)
 
 FILTER_KEYS = ("branch", "ref", "comment", "approval")
+CHANGE_ID = re.compile(r"I[0-9a-fA-F]{40}")
+# https://review.example.org/c/org/app/+/123, .../#/c/123/, .../123
+CHANGE_URL = re.compile(r"(?:/c/(?P<project>.+?)/\+)?/(?P<number>\d+)/?(?:\d+/?)?$")
 # events whose change may be tested: their files are worth asking Gerrit for
 TESTABLE = (
     "patchset-created",
@@ -213,6 +226,53 @@ class GerritConnection(Connection):
                         event.files = await self.files(event.project, change, event.patchset, event.newrev)
                 return event
         raise ValueError(f"change {change} has no patchset {wanted}")
+
+    # -- the gate: submit, and Depends-On (a Change-Id or a change URL)
+
+    async def merge(self, change: ChangeToMerge) -> str | None:
+        """REST `POST /changes/{id}/revisions/{patchset}/submit`. Gerrit merges the change itself
+        (its project's submit type); a 409 (not mergeable, missing votes, closed) is a refusal."""
+        if self.rest is None:
+            raise MergeFailed(f"gerrit {self.name}: submitting needs 'baseurl' (REST)")
+        if not change.change:
+            raise MergeFailed(f"gerrit {self.name}: only changes can be submitted")
+        path = f"/changes/{change_id(change.project, change.change)}/revisions/{change.patchset or 'current'}/submit"
+        try:
+            await self.rest.call("POST", path, {})
+        except GerritHTTPError as exc:
+            raise MergeFailed(f"gerrit {self.name}: submit refused: {exc}", retry=exc.retriable) from None
+        return None
+
+    def resolve_dependency(self, reference: str) -> DependencyRef | None:
+        value = reference.strip()
+        if CHANGE_ID.fullmatch(value):
+            return DependencyRef(self.name, None, value)
+        parts = urlsplit(value)
+        hosts = {self.settings.server}
+        if self.settings.baseurl:
+            hosts.add(urlsplit(self.settings.baseurl).hostname or "")
+        if parts.scheme not in ("http", "https") or parts.hostname not in hosts:
+            return None
+        found = CHANGE_URL.search(parts.path + ("#" + parts.fragment if parts.fragment else ""))
+        if found is None:
+            return None
+        return DependencyRef(self.name, found["project"] or None, found["number"])
+
+    async def dependency_merged(self, dependency: DependencyRef) -> bool:
+        if self.rest is None:
+            return False
+        ident = (
+            change_id(dependency.project, dependency.change)
+            if dependency.project
+            else quote(dependency.change, safe="")
+        )
+        try:
+            info = await self.rest.call("GET", f"/changes/{ident}")
+        except GerritHTTPError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return isinstance(info, dict) and info.get("status") == "MERGED"
 
     # -- reports
 
