@@ -23,6 +23,18 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
             || echo "error: chromium could not be installed; the browser tests will fail" >&2
     fi
 fi
+# The static provider's tests start real OpenSSH servers (Debian's openssh-server), in network
+# namespaces where `ip netns` works. Installed here when missing, as chromium is.
+if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+    if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+        echo "installing openssh-server for the static provider's tests (apt-get)" >&2
+        $SUDO apt-get update -qq >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssh-server >/dev/null 2>&1 \
+            || echo "error: openssh-server could not be installed; the static provider's tests will fail" >&2
+    fi
+fi
 export OSCI_REQUIRE_BROWSER=${OSCI_REQUIRE_BROWSER:-1}  # a missing browser fails the tests, not skips them
 
 .venv/bin/ruff check src tests bench

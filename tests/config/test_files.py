@@ -71,12 +71,13 @@ def test_connections_and_providers_keep_driver_settings(files) -> None:
         "osci.yaml",
         """
         - connection: {name: upstream, driver: gerrit, server: review.example.org, port: 29418}
-        - provider: {name: lab, driver: static, nodes: [{name: h1, labels: [x]}]}
+        - provider: {name: lab, driver: static, hosts: [{name: h1, host: h1.example.org, label: x}]}
         - secret: {name: token, data: {value: s3cret}}
         """,
     )
     config = files.load()
     assert config.connections["upstream"].driver == "gerrit"
     assert config.connections["upstream"].data == {"server": "review.example.org", "port": 29418}
-    assert config.providers["lab"].data["nodes"][0]["name"] == "h1"
+    assert config.providers["lab"].data["hosts"][0]["name"] == "h1"
+    assert config.providers["lab"].spec.hosts[0].host == "h1.example.org"
     assert config.secrets["token"].data == {"value": "s3cret"}

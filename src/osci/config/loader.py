@@ -12,6 +12,7 @@ from osci.config.nodesets import NodesetDef, parse_nodeset
 from osci.config.objects import NamedObject, parse_driver_object, parse_secret
 from osci.config.pipelines import Pipeline, parse_pipeline
 from osci.config.projects import ProjectDef, parse_project
+from osci.config.providers import parse_provider
 from osci.config.yamlpos import PosDict, load_yaml_file
 from osci.model import SourceLocation
 
@@ -129,6 +130,8 @@ def _parse_object(
             defs.secrets.append(secret)
     else:
         obj = parse_driver_object(errors, body, loc, object_type)
+        if obj and object_type == "provider" and not in_repo:  # in-repo ones are refused later
+            obj.spec = parse_provider(errors, body, loc)
         if obj:
             obj.in_repo = in_repo
             (defs.connections if object_type == "connection" else defs.providers).append(obj)

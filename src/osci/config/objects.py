@@ -22,6 +22,7 @@ class NamedObject:
     driver: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     in_repo: bool = False
+    spec: Any = None  # a provider's checked settings (config/providers.py ProviderSpec)
 
 
 def parse_secret(errors: ErrorList, body: PosDict, location: SourceLocation) -> NamedObject | None:

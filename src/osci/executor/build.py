@@ -47,8 +47,12 @@ def run_build(
     request: BuildRequest,
     cancel: threading.Event | None = None,
     on_output: Callable[[str], None] | None = None,
+    attempt_runner: Callable[[AttemptSetup], Attempt] | None = None,
 ) -> BuildRecord:
     """Run the job to its result; always writes the build directory and returns the record.
+
+    `attempt_runner` runs one attempt (default: here, with `run_attempt`); the node pool passes
+    one that runs it on the build's leased node(s) and moves to another node after a node failure.
 
     `on_output` is called with each timestamped console line (no newline) from the
     thread that reads the step, so it should be quick (e.g. put the line on a queue).
@@ -96,7 +100,7 @@ def run_build(
             ws = root / f"{request.uuid}-{number}"
             console.note(f"osci: ===== attempt {number} of {total} =====")
             setup = AttemptSetup(request, number, ws, variables, vars_file, console, cancel)
-            record.attempts.append(_safe_attempt(setup))
+            record.attempts.append(_safe_attempt(setup, attempt_runner or run_attempt))
             if record.attempts[-1].result is not Result.ERROR:
                 break
         record.result = _final_result(record.attempts, cancel)
@@ -123,11 +127,11 @@ def run_build(
     return record
 
 
-def _safe_attempt(setup: AttemptSetup) -> Attempt:
+def _safe_attempt(setup: AttemptSetup, runner: Callable[[AttemptSetup], Attempt] = run_attempt) -> Attempt:
     """Run an attempt; an unexpected exception becomes an ERROR attempt, not a dead build thread."""
     start = time.time()
     try:
-        return run_attempt(setup)
+        return runner(setup)
     except Exception as exc:
         setup.console.note("osci: internal error in the executor:\n" + traceback.format_exc())
         return Attempt(setup.number, Result.ERROR, start, time.time(), reason=f"internal error: {exc!r}")

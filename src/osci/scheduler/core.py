@@ -374,13 +374,24 @@ class Scheduler:
             for name in item.graph.runnable(item.done_results(), running):
                 candidates.append((order.get(item.pipeline, 1), item.enqueue_time, item, name))
         candidates.sort(key=lambda c: (c[0], c[1]))
-        return [(c[2], c[3]) for c in candidates]
+        # Fair share: within a precedence, round-robin across projects (a shared gate queue counts
+        # as one), so a flood from one project does not starve the others.
+        turns: dict[tuple[int, str], int] = {}
+        fair = []
+        for precedence, enqueued, item, name in candidates:
+            share = (precedence, f"queue:{item.queue}" if item.queue is not None else item.project)
+            turns[share] = turns.get(share, 0) + 1
+            fair.append((precedence, turns[share], enqueued, item, name))
+        fair.sort(key=lambda c: (c[0], c[1], c[2]))
+        return [(c[3], c[4]) for c in fair]
 
     async def _dispatch(self) -> None:
         free = self.dispatcher.free_slots()
         if free <= 0:
             return
-        for item, name in self._waiting_builds()[:free]:
+        waiting = self._waiting_builds()
+        select = getattr(self.dispatcher, "select", None)  # a node pool leases nodes by label
+        for item, name in select(waiting) if select is not None else waiting[:free]:
             build = item.builds[name]
             build.state = st.RUNNING
             build.start_time = time.time()

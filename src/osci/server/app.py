@@ -22,9 +22,10 @@ from osci.executor.proctree import kill_by_variable
 from osci.merger import repos
 from osci.merger.speculate import Merger
 from osci.model import Event
-from osci.nodes.local import LocalSlots
+from osci.nodes.pool import NodePool
 from osci.scheduler.core import Scheduler, SchedulerError
 from osci.server import config_info
+from osci.server import nodes as server_nodes
 from osci.server.culprits import CulpritService, ObservedRecords
 from osci.server.gatekeeper import ServerGatekeeper
 from osci.server.outbox import Outbox
@@ -105,7 +106,7 @@ class Server:
         self.connections: dict[str, Connection] = {}
         self.scheduler: Scheduler | None = None
         self.outbox: Outbox | None = None
-        self.dispatcher: LocalSlots | None = None
+        self.dispatcher: NodePool | None = None
         self._config_errors: list[dict[str, Any]] = []
         self._stop = asyncio.Event()
         self._web: Any = None
@@ -201,10 +202,13 @@ class Server:
         except ConnectionConfigError as exc:
             print(f"osci server: {exc}", file=sys.stderr)
             return 1
-        self.dispatcher = LocalSlots(
+        self.dispatcher = server_nodes.make_pool(  # the providers' nodes (server/nodes.py)
+            self.config,
             self.settings.slots,
-            build_dir=lambda uuid: self.blobs.build_dir(uuid, create=True),
-            workspace_root=self.data_dir / "workspaces",
+            lambda uuid: self.blobs.build_dir(uuid, create=True),
+            self.data_dir / "workspaces",
+            self.store,
+            self.db,
         )
         records = ObservedRecords(
             self.store,
@@ -231,6 +235,8 @@ class Server:
             gatekeeper=gatekeeper,
         )
         self.scheduler.on_build_done = lambda record: self.build_durations.append(record.duration)
+        self.dispatcher.on_change = self.scheduler.wake
+        await self.dispatcher.start(await server_nodes.stored_states(self.store, self.db))
         self.outbox = Outbox(self.store, lambda: self.connections, self.db)
         await self._kill_leftovers()
         await self.scheduler.start()
@@ -371,11 +377,29 @@ class Server:
     def status(self) -> dict[str, Any]:
         status = self.scheduler.status()
         status["background"] = self.culprits.status()  # running culprit searches and promotions
+        if self.dispatcher is not None:
+            status["halted"] = dict(self.dispatcher.halted)  # labels whose dispatching is halted
         return status
 
     async def promote(self, pipeline: str | None, project: str | None) -> dict[str, Any]:
         """`osci promote`: test the staging branch's tip in a promote pipeline now."""
         return await self.culprits.promote_by_hand(pipeline, project)
+
+    def nodes(self) -> dict[str, Any]:
+        return self.dispatcher.snapshot() if self.dispatcher is not None else {"nodes": [], "halted": {}}
+
+    async def node(self, name: str) -> dict[str, Any] | None:
+        return await server_nodes.node_doc(self.dispatcher, self.store, self.db, name)
+
+    def node_action(self, name: str, action: str, reason: str = "") -> dict[str, Any]:
+        return server_nodes.node_action(self.dispatcher, name, action, reason)
+
+    def resume_label(self, label: str) -> bool:
+        return self.dispatcher.resume(label)
+
+    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
+        hold = self.dispatcher.add_autohold(project, job, count, reason)
+        return {"project": hold.project, "job": hold.job, "count": hold.count, "reason": hold.reason}
 
     async def enqueue(
         self, project: str | None, pipeline: str, branch: str | None, ref: str | None, change: str | None

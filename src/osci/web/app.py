@@ -20,6 +20,7 @@ from osci.web import (
     routes_culprits,
     routes_dashboard,
     routes_logs,
+    routes_nodes,
     routes_stats,
 )
 from osci.web.errors import install_error_handlers
@@ -58,6 +59,7 @@ def create_app(
     app.include_router(routes_builds.router)
     app.include_router(routes_logs.router)
     app.include_router(routes_stats.router)
+    app.include_router(routes_nodes.router)
     app.include_router(routes_dashboard.router)
     app.include_router(routes_culprits.router)
     app.mount("/static", routes_dashboard.static_files(), name="static")

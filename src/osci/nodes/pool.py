@@ -1,0 +1,544 @@
+"""The node pool: the scheduler's Dispatcher over every provider's nodes.
+
+- `select(waiting)` (called by the scheduler with the waiting builds in fair order) leases each
+  build all the nodes its nodeset asks for (label + required capabilities) or none of them, in one
+  step under one lock: no build ever holds some nodes while waiting for others, so multi-node
+  jobs cannot deadlock.
+- `run(order)` runs the build with the shared executor in a worker thread; each attempt runs on
+  the leased nodes through their provider. A node failure (NodeFailure) ends the attempt as ERROR,
+  takes the node out (offline; quarantined after `quarantine-after` consecutive failures), gives
+  back the other nodes and leases a full set again for the next attempt, ahead of new builds.
+- Offline nodes are probed every `probe-interval` seconds and come back when they answer.
+- When more than `halt-above` of a label's nodes are offline or quarantined, the label is halted:
+  nothing more is dispatched to it until enough nodes recover or an admin resumes it.
+
+Every state change is a node event, persisted through `record` (the server writes it to the
+store). Admins hear of quarantines and halts through `notify` (logged at WARNING and stored as
+node events; see docs/server.md "Nodes and providers").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from osci.config.providers import ProviderSpec
+from osci.executor import BuildRequest, run_build
+from osci.executor.attempt import AttemptSetup
+from osci.model import Attempt, BuildRecord, NodeRequest, Result, SourceLocation
+from osci.nodes import model as nm
+from osci.nodes.model import Node
+from osci.nodes.providers import NodeFailure, Provider, make_provider
+from osci.nodes.providers.base import Lease
+from osci.scheduler.ports import BuildOrder
+
+log = logging.getLogger("osci.nodes")
+
+DEFAULT_LABEL_REQUEST = NodeRequest(name="node", label=nm.ANY_LABEL)
+_NOWHERE = SourceLocation("(default)", 0)
+# record(node dict, event type, detail): persist the node's state and one event
+RecordFn = Callable[[dict[str, Any], str, str], Awaitable[None]]
+
+
+@dataclass
+class Autohold:
+    project: str
+    job: str
+    count: int = 1
+    reason: str = ""
+    held: list[str] = field(default_factory=list)  # builds whose node was held
+
+
+class NodePool:
+    def __init__(
+        self,
+        providers: list[Provider],
+        build_dir: Callable[[str], Path],
+        workspace_root: Path | None = None,
+        record: RecordFn | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.providers = {p.name: p for p in providers}
+        self.build_dir = build_dir
+        self.workspace_root = workspace_root
+        self.record = record
+        self.notify = notify
+        self.nodes: dict[str, Node] = {}
+        for provider in providers:
+            for node in provider.nodes():
+                self.nodes[node.name] = node
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._leases: dict[str, Lease] = {}  # build uuid -> leased, not yet running or running
+        self._unservable: dict[str, str] = {}  # build uuid -> why no node can ever run it
+        self._waiters: list[tuple[str, list[NodeRequest]]] = []  # retries waiting for nodes, FIFO
+        self.halted: dict[str, str] = {}  # label -> why
+        self._resumed: set[str] = set()  # labels an admin resumed while still over the threshold
+        self.autoholds: list[Autohold] = []
+        slots = sum(n.slots for n in self.nodes.values())
+        self._threads = ThreadPoolExecutor(max_workers=max(1, slots) + 4, thread_name_prefix="osci-node")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._probe_task: asyncio.Task | None = None
+        self.running = 0
+
+    @classmethod
+    def from_specs(cls, specs: list[ProviderSpec], slots: int | None = None, **kwargs: Any) -> NodePool:
+        """The configured providers; without a `local` one, a local pool of `slots` slots runs the
+        jobs without a nodeset (and, when no provider is configured at all, every job)."""
+        providers = [make_provider(spec) for spec in specs]
+        if not any(spec.driver == "local" for spec in specs):
+            local = ProviderSpec(name="local", driver="local", location=_NOWHERE, slots=slots)
+            providers.insert(0, make_provider(local, any_label=not specs))
+        return cls(providers, **kwargs)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self, stored: dict[str, str] | None = None) -> None:
+        """Start probing; `stored` (node name -> state) restores what admins set before a restart."""
+        self._loop = asyncio.get_running_loop()
+        for node in self.nodes.values():
+            before = (stored or {}).get(node.name)
+            if before in (nm.MAINTENANCE, nm.HELD, nm.QUARANTINED):
+                node.state = before
+                node.detail = f"{before} before the restart"
+            self._emit(node, "registered", f"provider {node.provider}, state {node.state}")
+        for label in self.labels():
+            self._check_halt(label)
+        self._probe_task = asyncio.create_task(self._probe_loop(), name="osci-node-probe")
+
+    def close(self) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+        with self._lock:
+            self._changed.notify_all()
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for provider in self.providers.values():
+            with contextlib.suppress(Exception):
+                provider.close()
+
+    def labels(self) -> list[str]:
+        return sorted({n.label for n in self.nodes.values() if n.label not in (None, nm.ANY_LABEL)})
+
+    # -- the Dispatcher port ------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        with self._lock:
+            # at least 1: `select` also hands out builds no node can ever run (they end as ERROR)
+            return max(1, sum(n.free for n in self.nodes.values()))
+
+    def select(self, waiting: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+        """The waiting builds (in the scheduler's fair order) to start now, each with its nodes
+        leased: all the nodes of its nodeset, or it waits."""
+        chosen = []
+        with self._lock:
+            waiting_labels = {r.label for _, requests in self._waiters for r in requests}
+            for item, name in waiting:
+                build = item.builds[name]
+                if build.uuid in self._leases or build.uuid in self._unservable:
+                    chosen.append((item, name))
+                    continue
+                requests = self._requests(build.job)
+                never = [r for r in requests if not any(n.serves(r) for n in self.nodes.values())]
+                if never:
+                    self._unservable[build.uuid] = "no provider has a node for " + ", ".join(
+                        _describe(r) for r in never
+                    )
+                    chosen.append((item, name))
+                    continue
+                if any(self._halted_for(r) for r in requests):
+                    continue
+                if any(r.label in waiting_labels for r in requests):
+                    continue  # retries of builds that lost their node go first
+                nodes = self._find(requests)
+                if nodes is None:
+                    continue
+                self._lease(build.uuid, requests, nodes)
+                chosen.append((item, name))
+        return chosen
+
+    async def run(self, order: BuildOrder) -> BuildRecord:
+        item, build = order.item, order.build
+        with self._lock:
+            reason = self._unservable.pop(build.uuid, None)
+            lease = self._leases.get(build.uuid)
+            if lease is None and reason is None:
+                requests = self._requests(build.job)
+                nodes = self._find(requests)
+                if nodes is None:
+                    reason = "no node is free for " + ", ".join(_describe(r) for r in requests)
+                else:
+                    lease = self._lease(build.uuid, requests, nodes)
+        if reason is not None:
+            raise RuntimeError(reason)
+        assert lease is not None
+        build.node = lease.primary.name
+        request = BuildRequest(
+            job=build.job,
+            build_dir=self.build_dir(build.uuid),
+            source=order.source or Path("."),
+            ref=order.ref,
+            project=item.project,
+            branch=item.branch,
+            change=item.change,
+            uuid=build.uuid,
+            workspace_root=self.workspace_root,
+        )
+        runner = _AttemptRunner(self, build.uuid, self._requests(build.job), order)
+        self.running += 1
+        try:
+            loop = asyncio.get_running_loop()
+            record = await loop.run_in_executor(
+                self._threads, run_build, request, order.cancel, order.on_output, runner
+            )
+        finally:
+            self.running -= 1
+            self._finish(build.uuid, item.project, build.job.name, runner)
+        if record.result in (Result.FAILURE, Result.TIMED_OUT) and runner.held:
+            record.extra["held_nodes"] = runner.held
+        return record
+
+    # -- leasing ------------------------------------------------------------------------------
+
+    def _requests(self, job: Any) -> list[NodeRequest]:
+        nodes = list(job.nodeset.nodes) if job is not None and job.nodeset else []
+        return nodes or [DEFAULT_LABEL_REQUEST]
+
+    def _halted_for(self, request: NodeRequest) -> bool:
+        return request.label in self.halted
+
+    def _find(self, requests: list[NodeRequest]) -> list[Node] | None:
+        """Nodes for every request (one slot each), or None; the most constrained request first."""
+        taken: dict[str, int] = {}
+        found: dict[int, Node] = {}
+        order = sorted(range(len(requests)), key=lambda i: (-len(requests[i].requires), i))
+        for index in order:
+            request = requests[index]
+            candidates = [
+                n for n in self.nodes.values() if n.serves(request) and n.free - taken.get(n.name, 0) > 0
+            ]
+            if not candidates:
+                return None
+            node = min(candidates, key=lambda n: (len(n.capabilities), n.used + taken.get(n.name, 0), n.name))
+            taken[node.name] = taken.get(node.name, 0) + 1
+            found[index] = node
+        return [found[i] for i in range(len(requests))]
+
+    def _lease(self, build: str, requests: list[NodeRequest], nodes: list[Node]) -> Lease:
+        for node in nodes:
+            node.used += 1
+            node.builds.append(build)
+        lease = Lease(build=build, nodes=nodes, roles=[r.name for r in requests])
+        self._leases[build] = lease
+        for node in dict.fromkeys(nodes):
+            self._emit(node, "leased", f"build {build}")
+        return lease
+
+    def _give_back(self, build: str, hold: bool = False, why: str = "") -> list[Node]:
+        """Return a build's nodes; with `hold`, they are kept (held) for debugging instead."""
+        lease = self._leases.pop(build, None)
+        if lease is None:
+            return []
+        for node in dict.fromkeys(lease.nodes):
+            node.used = max(0, node.used - lease.nodes.count(node))
+            with contextlib.suppress(ValueError):
+                node.builds.remove(build)
+            if hold and node.state == nm.READY:
+                node.state, node.detail = nm.HELD, why
+                self._emit(node, "held", why)
+            else:
+                self._emit(node, "released", f"build {build}")
+        self._changed.notify_all()
+        return lease.nodes
+
+    def reacquire(
+        self, build: str, requests: list[NodeRequest], cancel: threading.Event | None
+    ) -> Lease | None:
+        """Block (in a build thread) until a full set of nodes is leased again; None if cancelled."""
+        entry = (build, requests)
+        with self._lock:
+            self._waiters.append(entry)
+            try:
+                while not (cancel is not None and cancel.is_set()):
+                    if self._my_turn(entry) and not any(self._halted_for(r) for r in requests):
+                        nodes = self._find(requests)
+                        if nodes is not None:
+                            return self._lease(build, requests, nodes)
+                    self._changed.wait(0.5)
+                return None
+            finally:
+                self._waiters.remove(entry)
+                self._changed.notify_all()
+                self._wake_scheduler()
+
+    def _my_turn(self, entry: tuple[str, list[NodeRequest]]) -> bool:
+        """The first waiter for its labels leases first."""
+        labels = {r.label for r in entry[1]}
+        for other in self._waiters:
+            if other is entry:
+                return True
+            if labels & {r.label for r in other[1]}:
+                return False
+        return True
+
+    def _finish(self, build: str, project: str, job: str, runner: _AttemptRunner) -> None:
+        with self._lock:
+            hold = self._autohold_for(project, job, build) if runner.failed else None
+            nodes = self._give_back(build, hold=hold is not None, why=hold or "")
+            if hold is not None:
+                runner.held = [f"{n.name} ({n.address})" for n in nodes]
+            for node in nodes:
+                self._check_halt(node.label)
+
+    # -- node health --------------------------------------------------------------------------
+
+    def node_failed(self, failure: NodeFailure) -> None:
+        with self._lock:
+            node = self.nodes.get(failure.node)
+            if node is None:
+                return
+            node.failures += 1
+            quarantine_after = self._provider_spec(node).quarantine_after
+            if failure.quarantine or node.failures >= quarantine_after:
+                node.state = nm.QUARANTINED
+                node.detail = f"{node.failures} consecutive infrastructure error(s); last: {failure.reason}"
+                self._emit(node, "quarantined", node.detail)
+                self._tell_admins(f"node {node.name} quarantined: {node.detail}")
+            else:
+                node.state = nm.OFFLINE
+                node.detail = failure.reason
+                self._emit(node, "offline", failure.reason)
+            self._check_halt(node.label)
+            self._changed.notify_all()
+
+    def node_worked(self, names: list[str]) -> None:
+        with self._lock:
+            for name in names:
+                node = self.nodes.get(name)
+                if node is not None:
+                    node.failures = 0
+
+    def _provider_spec(self, node: Node) -> ProviderSpec:
+        return self.providers[node.provider].spec
+
+    def _check_halt(self, label: str | None) -> None:
+        if label is None or label == nm.ANY_LABEL:
+            return
+        nodes = [n for n in self.nodes.values() if n.label == label]
+        if not nodes:
+            return
+        failed = [n for n in nodes if n.state in nm.FAILED]
+        share = len(failed) / len(nodes)
+        limit = min(self._provider_spec(n).halt_above for n in nodes)
+        if share > limit and label not in self.halted and label not in self._resumed:
+            why = f"{len(failed)} of {len(nodes)} nodes out of service (more than {limit:.0%})"
+            self.halted[label] = why
+            log.warning("label %s halted: %s", label, why)
+            for node in nodes:
+                self._emit(node, "label-halted", why)
+            self._tell_admins(f"dispatching for label {label} halted: {why}")
+        elif share <= limit:
+            self._resumed.discard(label)
+            if label in self.halted:
+                del self.halted[label]
+                log.warning("label %s resumed: %d of %d nodes out of service", label, len(failed), len(nodes))
+                for node in nodes:
+                    self._emit(node, "label-resumed", f"{len(failed)} of {len(nodes)} nodes out of service")
+                self._wake_scheduler()
+
+    async def _probe_loop(self) -> None:
+        intervals = [p.spec.probe_interval for p in self.providers.values()] or [30.0]
+        interval = max(0.1, min(intervals))
+        while True:
+            await asyncio.sleep(interval)
+            with self._lock:
+                offline = [n for n in self.nodes.values() if n.state == nm.OFFLINE]
+            for node in offline:
+                try:
+                    problem = await self.providers[node.provider].probe(node)
+                except Exception as exc:
+                    problem = f"probe failed: {exc}"
+                if problem is None:
+                    with self._lock:
+                        if node.state == nm.OFFLINE:
+                            node.state, node.detail = nm.READY, ""
+                            self._emit(node, "recovered", "the node answers again")
+                            self._check_halt(node.label)
+                            self._changed.notify_all()
+                    self._wake_scheduler()
+
+    def _tell_admins(self, message: str) -> None:
+        log.warning("admin: %s", message)
+        if self.notify is not None:
+            with contextlib.suppress(Exception):
+                self.notify(message)
+
+    # -- admin actions ------------------------------------------------------------------------
+
+    def admin(self, name: str, action: str, reason: str = "") -> Node:
+        """hold | release | maintenance | quarantine a node. KeyError: no such node."""
+        with self._lock:
+            node = self.nodes[name]
+            if action == "release":
+                node.state, node.failures, node.detail = nm.READY, 0, ""
+            else:
+                node.state = {"hold": nm.HELD, "maintenance": nm.MAINTENANCE, "quarantine": nm.QUARANTINED}[
+                    action
+                ]
+                node.detail = reason or f"{action} by an admin"
+            self._emit(node, f"admin-{action}", reason or "")
+            self._check_halt(node.label)
+            self._changed.notify_all()
+        self._wake_scheduler()
+        return node
+
+    def resume(self, label: str) -> bool:
+        """An admin resumes a halted label (until it is healthy again and may halt again)."""
+        with self._lock:
+            if label not in self.halted:
+                return False
+            del self.halted[label]
+            self._resumed.add(label)
+            for node in self.nodes.values():
+                if node.label == label:
+                    self._emit(node, "label-resumed", "resumed by an admin")
+        self._wake_scheduler()
+        return True
+
+    def add_autohold(self, project: str, job: str, count: int = 1, reason: str = "") -> Autohold:
+        hold = Autohold(project, job, max(1, count), reason)
+        with self._lock:
+            self.autoholds.append(hold)
+        return hold
+
+    def _autohold_for(self, project: str, job: str, build: str) -> str | None:
+        for hold in self.autoholds:
+            if hold.project == project and hold.job == job and len(hold.held) < hold.count:
+                hold.held.append(build)
+                if len(hold.held) >= hold.count:
+                    self.autoholds.remove(hold)
+                return f"autohold: build {build} of {project} {job} failed" + (
+                    f" ({hold.reason})" if hold.reason else ""
+                )
+        return None
+
+    # -- views --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "nodes": [n.to_dict() for n in sorted(self.nodes.values(), key=lambda n: n.name)],
+                "halted": dict(self.halted),
+                "autoholds": [
+                    {
+                        "project": h.project,
+                        "job": h.job,
+                        "count": h.count,
+                        "held": list(h.held),
+                        "reason": h.reason,
+                    }
+                    for h in self.autoholds
+                ],
+            }
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _emit(self, node: Node, event: str, detail: str) -> None:
+        if self.record is None or self._loop is None:
+            return
+        data = node.to_dict()
+        coro_fn = self.record
+
+        def schedule() -> None:
+            task = asyncio.ensure_future(coro_fn(data, event, detail))
+            task.add_done_callback(_log_failure)
+
+        if _in_loop(self._loop):
+            schedule()
+        else:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(schedule)
+
+    def _wake_scheduler(self) -> None:
+        callback = getattr(self, "on_change", None)
+        if callback is None or self._loop is None:
+            return
+        if _in_loop(self._loop):
+            callback()
+        else:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(callback)
+
+
+class _AttemptRunner:
+    """Runs each attempt of one build on its leased nodes (called in the build's thread)."""
+
+    def __init__(self, pool: NodePool, build: str, requests: list[NodeRequest], order: BuildOrder) -> None:
+        self.pool = pool
+        self.build = build
+        self.requests = requests
+        self.order = order
+        self.failed = False
+        self.held: list[str] = []
+
+    def __call__(self, setup: AttemptSetup) -> Attempt:
+        start = time.time()
+        with self.pool._lock:
+            lease = self.pool._leases.get(self.build)
+        if lease is None:
+            setup.console.note("osci: waiting for node(s) to retry on")
+            lease = self.pool.reacquire(self.build, self.requests, setup.cancel)
+            if lease is None:
+                return Attempt(
+                    setup.number, Result.ABORTED, start, time.time(), reason="cancelled waiting for a node"
+                )
+        names = [n.name for n in lease.nodes]
+        setup.console.note(f"osci: attempt {setup.number} on node(s) {', '.join(names)}")
+        provider = self.pool.providers[lease.primary.provider]
+        try:
+            attempt = provider.run_attempt(lease, setup)
+        except NodeFailure as failure:
+            setup.console.note(
+                f"osci: node {failure.node}: {failure.reason} (infrastructure error: retried elsewhere)"
+            )
+            self.pool.node_failed(failure)
+            with self.pool._lock:
+                self.pool._give_back(self.build)
+            attempt = Attempt(
+                setup.number,
+                Result.ERROR,
+                start,
+                time.time(),
+                reason=f"node {failure.node}: {failure.reason}",
+            )
+        else:
+            self.pool.node_worked(names)
+            self.failed = attempt.result in (Result.FAILURE, Result.TIMED_OUT)
+        attempt.node = ",".join(dict.fromkeys(names))
+        return attempt
+
+
+def _describe(request: NodeRequest) -> str:
+    caps = f" providing {', '.join(request.requires)}" if request.requires else ""
+    if request.label == nm.ANY_LABEL:
+        return f"a job without a nodeset{caps} (only local providers run those)"
+    return f"label '{request.label}'{caps}"
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _log_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("recording a node event failed", exc_info=task.exception())

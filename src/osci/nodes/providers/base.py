@@ -1,0 +1,57 @@
+"""The provider interface: a source of nodes, and how one attempt of a build runs on them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from osci.config.providers import ProviderSpec
+from osci.executor.attempt import AttemptSetup
+from osci.model import Attempt
+from osci.nodes.model import Node
+
+
+class NodeFailure(Exception):
+    """The node, not the build, failed: lost connection, failing reset. The attempt is ERROR,
+    the node goes offline (or quarantined) and the build is retried on another node."""
+
+    def __init__(self, node: str, reason: str, quarantine: bool = False) -> None:
+        super().__init__(f"node {node}: {reason}")
+        self.node = node
+        self.reason = reason
+        self.quarantine = quarantine
+
+
+@dataclass
+class Lease:
+    """The nodes one build holds (a multi-node job holds all of them), the first one runs the steps."""
+
+    build: str
+    nodes: list[Node]
+    roles: list[str]  # the nodeset's node names, in the same order
+
+    @property
+    def primary(self) -> Node:
+        return self.nodes[0]
+
+
+class Provider(ABC):
+    """One `- provider:` of the configuration. `nodes()` is called once; `run_attempt` runs in a
+    build's worker thread and raises NodeFailure when the node fails; `probe` says whether an
+    offline node is back (None) or why not."""
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+
+    @abstractmethod
+    def nodes(self) -> list[Node]: ...
+
+    @abstractmethod
+    def run_attempt(self, lease: Lease, setup: AttemptSetup) -> Attempt: ...
+
+    async def probe(self, node: Node) -> str | None:
+        return None
+
+    def close(self) -> None:
+        return None

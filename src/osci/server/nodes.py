@@ -1,0 +1,65 @@
+"""The server's node pool: built from the configuration's providers, its events written to the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from osci.config import Config
+from osci.nodes.model import ADMIN_ACTIONS
+from osci.nodes.pool import NodePool
+from osci.store import Store
+
+log = logging.getLogger("osci.server")
+
+
+def make_pool(
+    config: Config,
+    slots: int | None,
+    build_dir: Callable[[str], Path],
+    workspace_root: Path,
+    store: Store,
+    db: Callable[..., Any],
+) -> NodePool:
+    specs = [p.spec for p in config.providers.values() if p.spec is not None]
+
+    async def record(node: dict[str, Any], event: str, detail: str) -> None:
+        await db(
+            store.upsert_node,
+            node["name"],
+            label=node["label"] or "",
+            provider=node["provider"],
+            capabilities={"provides": node["capabilities"], "slots": node["slots"], "address": node["address"]},
+            state=node["state"],
+        )
+        await db(store.record_node_event, node["name"], event, detail)
+
+    return NodePool.from_specs(specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=record)
+
+
+async def stored_states(store: Store, db: Callable[..., Any]) -> dict[str, str]:
+    return {node.name: node.state for node in await db(store.list_nodes)}
+
+
+async def node_doc(pool: NodePool, store: Store, db: Callable[..., Any], name: str, events: int = 50) -> dict | None:
+    """One node with its latest events (newest first), or None."""
+    node = pool.nodes.get(name)
+    if node is None:
+        return None
+    rows = await db(store.node_events, name, events)
+    doc = node.to_dict()
+    doc["events"] = [{"time": r.time.isoformat(), "type": r.type, "detail": r.detail or ""} for r in rows]
+    return doc
+
+
+def node_action(pool: NodePool, name: str, action: str, reason: str = "") -> dict[str, Any]:
+    """Raises ValueError for an unknown action or node."""
+    if action not in ADMIN_ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(ADMIN_ACTIONS)}")
+    if name not in pool.nodes:
+        raise ValueError(f"no node {name!r}; nodes: {', '.join(sorted(pool.nodes)) or 'none'}")
+    node = pool.admin(name, action, reason)
+    log.info("node %s: %s by an admin%s", name, action, f" ({reason})" if reason else "")
+    return node.to_dict()
