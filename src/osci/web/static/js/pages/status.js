@@ -38,6 +38,7 @@ export async function render(root, ctx) {
     view.applyFilter();
   });
 
+  performance.mark("osci:status-connect");
   const events = stream("/api/status/stream", {
     status(data) {
       const first = !view.started;
@@ -87,8 +88,17 @@ class StatusView {
   update(doc) {
     if (typeof doc.now === "number") this.offset = doc.now - Date.now() / 1000;
     if (!this.started) {
+      // The first (biggest) update builds every card off the page, then shows them at once.
+      const placeholder = document.createComment("status");
+      this.body.replaceWith(placeholder);
       replace(this.body, this.empty, this.noMatch);
       this.started = true;
+      try {
+        this.update(doc);
+      } finally {
+        placeholder.replaceWith(this.body);
+      }
+      return;
     }
     const seen = new Set();
     const pipelines = doc.pipelines || [];
