@@ -27,6 +27,8 @@ VERBS: dict[str, str] = {
     "dequeue": "osci.cli.client:dequeue_command",
     "promote": "osci.cli.promote_cmd:promote_command",
     "token": "osci.cli.token_cmd:token_group",
+    "node": "osci.cli.node_cmd:node_group",
+    "autohold": "osci.cli.node_cmd:autohold_command",
 }
 
 
