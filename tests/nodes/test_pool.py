@@ -208,6 +208,7 @@ def test_fair_share_round_robins_projects_within_a_precedence():
     scheduler = Scheduler.__new__(Scheduler)
     scheduler.config = config
     scheduler.items = {}
+    scheduler._served = {"big": 1}  # big got the last node
     scheduler.gate = SimpleNamespace(dispatchable=lambda item: True)
     flood = [item("big", job(f"j{n}"), at=n) for n in range(5)]
     small = item("small", job("s"), at=10)
@@ -216,4 +217,6 @@ def test_fair_share_round_robins_projects_within_a_precedence():
         it.graph = SimpleNamespace(runnable=lambda done, running, names=list(it.builds): names)
         scheduler.items[it.uuid] = it
     order = [i.project for i, _ in scheduler._waiting_builds()]
-    assert order == ["gated", "big", "small", "big", "big", "big", "big"]
+    assert order == ["gated", "small", "big", "big", "big", "big", "big"]
+    scheduler._served = {"big": 1, "small": 2}  # now small was served last: big's turn
+    assert [i.project for i, _ in scheduler._waiting_builds()][:3] == ["gated", "big", "small"]

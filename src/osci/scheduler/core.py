@@ -67,6 +67,8 @@ class Scheduler:
         self.on_build_done: Callable[[BuildRecord], None] | None = None
         self.gatekeeper = gatekeeper  # merging and Depends-On for dependent pipelines
         self.gate = GateManager(self)  # dependent and serial pipelines (scheduler/gate.py)
+        self._served: dict[str, int] = {}  # fair share: when each share last got a node
+        self._dispatched = 0
 
     # -- life cycle -------------------------------------------------------
 
@@ -376,14 +378,19 @@ class Scheduler:
         candidates.sort(key=lambda c: (c[0], c[1]))
         # Fair share: within a precedence, round-robin across projects (a shared gate queue counts
         # as one), so a flood from one project does not starve the others.
-        turns: dict[tuple[int, str], int] = {}
+        turns: dict[tuple[int, str], int] = {}  # builds a share has running or ahead in this list
+        for item in self.items.values():
+            busy = sum(1 for b in item.builds.values() if b.state == st.RUNNING)
+            if busy and item.state == st.ACTIVE:
+                share = (order.get(item.pipeline, 1), _share(item))
+                turns[share] = turns.get(share, 0) + busy
         fair = []
         for precedence, enqueued, item, name in candidates:
-            share = (precedence, f"queue:{item.queue}" if item.queue is not None else item.project)
+            share = (precedence, _share(item))
             turns[share] = turns.get(share, 0) + 1
-            fair.append((precedence, turns[share], enqueued, item, name))
-        fair.sort(key=lambda c: (c[0], c[1], c[2]))
-        return [(c[3], c[4]) for c in fair]
+            fair.append((precedence, turns[share], self._served.get(share[1], 0), enqueued, item, name))
+        fair.sort(key=lambda c: c[:4])  # equal turns: the share served longest ago goes first
+        return [(c[4], c[5]) for c in fair]
 
     async def _dispatch(self) -> None:
         free = self.dispatcher.free_slots()
@@ -395,6 +402,8 @@ class Scheduler:
             build = item.builds[name]
             build.state = st.RUNNING
             build.start_time = time.time()
+            self._dispatched += 1
+            self._served[_share(item)] = self._dispatched
             self.event_to_start.append(max(0.0, build.start_time - item.enqueue_time))
             await self.records.build_started(item, build)
             order = BuildOrder(
@@ -552,6 +561,11 @@ class Scheduler:
             builds=builds,
             message=item.message,
         )
+
+
+def _share(item: ItemState) -> str:
+    """Who a build's turn in the fair share belongs to: its project, or its shared gate queue."""
+    return f"queue:{item.queue}" if item.queue is not None else item.project
 
 
 def _older_patchset(old: str | None, new: str | None) -> bool:
