@@ -187,3 +187,24 @@ def test_multi_node_jobs_under_contention_all_finish(make_server, repo: Repo, ma
             ((result, node),) = attempts(server, build["uuid"])
             assert len(node.split(",")) == 2  # both nodes, on distinct hosts
     assert all(n["used"] == 0 for n in nodes(server).values())
+
+
+def test_a_host_whose_network_is_cut_mid_build_is_an_error_and_comes_back(
+    make_server, repo: Repo, make_lab, tmp_path: Path
+):
+    lab = make_lab(2, need_netns=True)
+    server = start(make_server, repo, lab, ["held"], **{"probe-interval": 0.5})
+    push(repo)
+    (first,) = wait_for(lambda: started(tmp_path), 60, what="the build to start")
+    host = lab.host(first)
+    host.cut()  # no RST, no FIN: only SSH keepalives notice
+    other = "h1" if first == "h0" else "h0"
+    wait_for(lambda: other in started(tmp_path), 60, what="the retry on the other host")
+    assert nodes(server)[first]["state"] == "offline"
+    (tmp_path / "go").touch()
+    (build,) = server.wait_builds(1, project="demo")
+    assert build["result"] == "SUCCESS"
+    assert attempts(server, build["uuid"]) == [("ERROR", first), ("SUCCESS", other)]
+    host.restore()
+    wait_for(lambda: nodes(server)[first]["state"] == "ready", 60, what="the host to come back")
+    assert len(server.builds(project="demo")) == 1
