@@ -3,8 +3,12 @@ they can be made, else loopback ports), builds pushed to them over SSH, faults i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+from server.receivers import Mailbox
 
 from .conftest import Repo, ServerProcess, wait_for
 from .sshhosts import Lab
@@ -208,3 +212,46 @@ def test_a_host_whose_network_is_cut_mid_build_is_an_error_and_comes_back(
     host.restore()
     wait_for(lambda: nodes(server)[first]["state"] == "ready", 60, what="the host to come back")
     assert len(server.builds(project="demo")) == 1
+
+
+def test_a_quarantined_node_is_mailed_to_the_admins(make_server, repo: Repo, make_lab, tmp_path: Path):
+    lab = make_lab(2)
+    (tmp_path / "go").touch()
+    (tmp_path / "broken-h0").touch()
+    with Mailbox() as mailbox:
+        repo.write("README", "demo\n")
+        repo.commit("initial")
+        repo.push()
+        mail = f"- connection: {{name: mail, driver: smtp, server: 127.0.0.1, port: {mailbox.port}}}\n"
+        provider = lab.provider_yaml(
+            reset=f"'test ! -e {tmp_path}/broken-$OSCI_TEST_HOST'",
+            notify="mail",
+            admins="[lab-admins@example.org]",
+            **{"quarantine-after": 1, "probe-interval": 60},
+        )
+        project = "- project:\n    name: demo\n    check: {jobs: [held]}\n"
+        server = make_server(mail + provider + CENTRAL + project)
+        server.start()
+        wait_for(lambda: "watching demo" in server.log(), 20, what="the connection to see the repository")
+        push(repo)
+        (build,) = server.wait_builds(1, project="demo")
+        assert attempts(server, build["uuid"]) == [("ERROR", "h0"), ("SUCCESS", "h1")]
+        assert nodes(server)["h0"]["state"] == "quarantined"
+        (message,) = wait_for(lambda: mailbox.messages, 30, what="the admins' e-mail")
+        assert message["To"] == "lab-admins@example.org"
+        assert message["Subject"].startswith("osci: node h0 quarantined")
+        assert "reset failed" in message.get_content()
+        assert "admin: node h0 quarantined" in server.log()
+
+
+def test_notify_must_name_an_smtp_connection(make_server, make_lab):
+    lab = make_lab(1)
+    server = make_server(lab.provider_yaml(notify="nowhere", admins="[a@example.org]") + CENTRAL)
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "osci", "server", "--config", str(server.config),
+         "--data-dir", str(server.data), "--listen", f"127.0.0.1:{server.port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    out, _ = server.process.communicate(timeout=60)
+    assert server.process.returncode == 1
+    assert "provider lab: 'notify': 'nowhere' is not an smtp connection" in out

@@ -10,6 +10,8 @@
     power-cycle: ipmitool -H bmc1 chassis power cycle   # static: run here when the reset fails
     quarantine-after: 3       # consecutive infrastructure errors before a node is quarantined
     halt-above: 0.5           # share of a label's nodes out of service that halts the label
+    notify: mail              # an smtp connection: e-mails `admins` about quarantines and halts
+    admins: [lab-admins@example.org]
     hosts:
       - {name: ns1, host: 10.0.0.5, port: 22, username: ci, key: ~/.ssh/lab,
          label: netscaler, provides: [root, kvm]}
@@ -35,6 +37,8 @@ COMMON_KEYS = (
     "quarantine-after",
     "halt-above",
     "probe-interval",
+    "admins",
+    "notify",
 )
 DRIVER_KEYS = {
     "local": ("slots", "label", "provides"),
@@ -83,6 +87,8 @@ class ProviderSpec:
     quarantine_after: int = 3
     halt_above: float = 0.5
     probe_interval: float = 30.0
+    admins: list[str] = field(default_factory=list)  # e-mailed about quarantines and halts
+    notify: str | None = None  # the smtp connection that sends those e-mails
     # local
     slots: int | None = None
     label: str | None = None  # local: the label its slots serve (None: any label)
@@ -123,6 +129,10 @@ def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -
     elif share is not None:
         spec.halt_above = float(share)
     spec.probe_interval = float(section.number("probe-interval", minimum=0) or spec.probe_interval)
+    spec.admins = section.str_list("admins", "an e-mail address or a list of them") or []
+    spec.notify = section.str("notify")
+    if spec.admins and not spec.notify:
+        section.error("admins", f"{section.what}: 'admins' needs 'notify': the smtp connection that mails them")
     if driver == "local":
         spec.slots = section.int("slots", minimum=1)
         spec.label = section.str("label")

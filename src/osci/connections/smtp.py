@@ -136,6 +136,17 @@ class SmtpConnection(Connection):
             return  # only the author was to be mailed, and the report has none
         await asyncio.to_thread(self._send, msg)
 
+    def notice(self, to: list[str], subject: str, body: str) -> None:
+        """A plain-text e-mail from osci itself (admins about nodes); raises ReportError."""
+        msg = EmailMessage()
+        msg["From"] = self.default_from[0] if self.default_from else "osci@localhost"
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = make_msgid()
+        msg.set_content(body)
+        self._send(msg)
+
     def _send(self, msg: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self.server, self.port, timeout=self.timeout) as smtp:

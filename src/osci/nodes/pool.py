@@ -46,6 +46,8 @@ DEFAULT_LABEL_REQUEST = NodeRequest(name="node", label=nm.ANY_LABEL)
 _NOWHERE = SourceLocation("(default)", 0)
 # record(node dict, event type, detail): persist the node's state and one event
 RecordFn = Callable[[dict[str, Any], str, str], Awaitable[None]]
+# notify(message, the providers concerned): tell their admins
+NotifyFn = Callable[[str, list[ProviderSpec]], Awaitable[None]]
 
 
 @dataclass
@@ -64,7 +66,7 @@ class NodePool:
         build_dir: Callable[[str], Path],
         workspace_root: Path | None = None,
         record: RecordFn | None = None,
-        notify: Callable[[str], None] | None = None,
+        notify: NotifyFn | None = None,
     ) -> None:
         self.providers = {p.name: p for p in providers}
         self.build_dir = build_dir
@@ -310,7 +312,7 @@ class NodePool:
                 node.state = nm.QUARANTINED
                 node.detail = f"{node.failures} consecutive infrastructure error(s); last: {failure.reason}"
                 self._emit(node, "quarantined", node.detail)
-                self._tell_admins(f"node {node.name} quarantined: {node.detail}")
+                self._tell_admins(f"node {node.name} quarantined: {node.detail}", [node])
             else:
                 node.state = nm.OFFLINE
                 node.detail = failure.reason
@@ -343,7 +345,7 @@ class NodePool:
             log.warning("label %s halted: %s", label, why)
             for node in nodes:
                 self._emit(node, "label-halted", why)
-            self._tell_admins(f"dispatching for label {label} halted: {why}")
+            self._tell_admins(f"dispatching for label {label} halted: {why}", nodes)
         elif share <= limit:
             self._resumed.discard(label)
             if label in self.halted:
@@ -374,11 +376,12 @@ class NodePool:
                             self._changed.notify_all()
                     self._wake_scheduler()
 
-    def _tell_admins(self, message: str) -> None:
+    def _tell_admins(self, message: str, nodes: list[Node]) -> None:
         log.warning("admin: %s", message)
-        if self.notify is not None:
-            with contextlib.suppress(Exception):
-                self.notify(message)
+        if self.notify is None:
+            return
+        specs = list({id(spec): spec for spec in (self._provider_spec(n) for n in nodes)}.values())
+        self._schedule(lambda: self.notify(message, specs), "telling the admins")  # type: ignore[misc]
 
     # -- admin actions ------------------------------------------------------------------------
 
@@ -451,20 +454,24 @@ class NodePool:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _emit(self, node: Node, event: str, detail: str) -> None:
-        if self.record is None or self._loop is None:
-            return
-        data = node.to_dict()
-        coro_fn = self.record
+        if self.record is not None:
+            data, record = node.to_dict(), self.record
+            self._schedule(lambda: record(data, event, detail), "recording a node event")
 
-        def schedule() -> None:
-            task = asyncio.ensure_future(coro_fn(data, event, detail))
-            task.add_done_callback(_log_failure)
+    def _schedule(self, make: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run a coroutine on the server's loop, from the loop or from a build's thread."""
+        if self._loop is None:
+            return
+
+        def start() -> None:
+            task = asyncio.ensure_future(make())
+            task.add_done_callback(lambda t: _log_failure(t, what))
 
         if _in_loop(self._loop):
-            schedule()
+            start()
         else:
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(schedule)
+                self._loop.call_soon_threadsafe(start)
 
     def _wake_scheduler(self) -> None:
         callback = getattr(self, "on_change", None)
@@ -539,6 +546,6 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _log_failure(task: asyncio.Future) -> None:
+def _log_failure(task: asyncio.Future, what: str) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("recording a node event failed", exc_info=task.exception())
+        log.error("%s failed", what, exc_info=task.exception())

@@ -202,14 +202,19 @@ class Server:
         except ConnectionConfigError as exc:
             print(f"osci server: {exc}", file=sys.stderr)
             return 1
-        self.dispatcher = server_nodes.make_pool(  # the providers' nodes (server/nodes.py)
-            self.config,
-            self.settings.slots,
-            lambda uuid: self.blobs.build_dir(uuid, create=True),
-            self.data_dir / "workspaces",
-            self.store,
-            self.db,
-        )
+        try:
+            self.dispatcher = server_nodes.make_pool(  # the providers' nodes (server/nodes.py)
+                self.config,
+                self.settings.slots,
+                lambda uuid: self.blobs.build_dir(uuid, create=True),
+                self.data_dir / "workspaces",
+                self.store,
+                self.db,
+                lambda: self.connections,
+            )
+        except ConnectionConfigError as exc:
+            print(f"osci server: {exc}", file=sys.stderr)
+            return 1
         records = ObservedRecords(
             self.store,
             self.db,

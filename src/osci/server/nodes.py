@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from osci.config import Config
+from osci.config.providers import ProviderSpec
+from osci.connections.base import Connection, ConnectionConfigError, ReportError
+from osci.connections.smtp import SmtpConnection
 from osci.nodes.model import ADMIN_ACTIONS
 from osci.nodes.pool import NodePool
 from osci.store import Store
@@ -22,8 +26,27 @@ def make_pool(
     workspace_root: Path,
     store: Store,
     db: Callable[..., Any],
+    connections: Callable[[], dict[str, Connection]] = dict,
 ) -> NodePool:
+    """Raises ConnectionConfigError when a provider's `notify` is not an smtp connection."""
     specs = [p.spec for p in config.providers.values() if p.spec is not None]
+    for spec in specs:
+        if spec.notify and not isinstance(connections().get(spec.notify), SmtpConnection):
+            raise ConnectionConfigError(
+                f"provider {spec.name}: 'notify': {spec.notify!r} is not an smtp connection "
+                f"(smtp connections: {', '.join(n for n, c in connections().items() if isinstance(c, SmtpConnection)) or 'none'})"
+            )
+
+    async def notify(message: str, concerned: list[ProviderSpec]) -> None:
+        for spec in concerned:
+            mailer = connections().get(spec.notify or "")
+            if spec.admins and isinstance(mailer, SmtpConnection):
+                try:
+                    await asyncio.to_thread(
+                        mailer.notice, spec.admins, f"osci: {message}"[:200], message + "\n"
+                    )
+                except ReportError as exc:
+                    log.error("could not e-mail the admins of provider %s: %s", spec.name, exc)
 
     async def record(node: dict[str, Any], event: str, detail: str) -> None:
         await db(
@@ -31,19 +54,27 @@ def make_pool(
             node["name"],
             label=node["label"] or "",
             provider=node["provider"],
-            capabilities={"provides": node["capabilities"], "slots": node["slots"], "address": node["address"]},
+            capabilities={
+                "provides": node["capabilities"],
+                "slots": node["slots"],
+                "address": node["address"],
+            },
             state=node["state"],
         )
         await db(store.record_node_event, node["name"], event, detail)
 
-    return NodePool.from_specs(specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=record)
+    return NodePool.from_specs(
+        specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=record, notify=notify
+    )
 
 
 async def stored_states(store: Store, db: Callable[..., Any]) -> dict[str, str]:
     return {node.name: node.state for node in await db(store.list_nodes)}
 
 
-async def node_doc(pool: NodePool, store: Store, db: Callable[..., Any], name: str, events: int = 50) -> dict | None:
+async def node_doc(
+    pool: NodePool, store: Store, db: Callable[..., Any], name: str, events: int = 50
+) -> dict | None:
     """One node with its latest events (newest first), or None."""
     node = pool.nodes.get(name)
     if node is None:
