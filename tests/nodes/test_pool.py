@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from osci.config.providers import ProviderSpec
+from osci.config.providers import HostSpec, ProviderSpec
 from osci.model import Attempt, FrozenJob, NodeRequest, Nodeset, Result, SourceLocation, Step
 from osci.nodes import model as nm
 from osci.nodes.model import Node
@@ -220,3 +220,32 @@ def test_fair_share_round_robins_projects_within_a_precedence():
     assert order == ["gated", "small", "big", "big", "big", "big", "big"]
     scheduler._served = {"big": 1, "small": 2}  # now small was served last: big's turn
     assert [i.project for i, _ in scheduler._waiting_builds()][:3] == ["gated", "big", "small"]
+
+
+def test_the_default_local_pool_and_what_runs_jobs_without_a_nodeset(tmp_path: Path):
+    build_dir = {"build_dir": lambda uuid: tmp_path / uuid}
+    # no provider: one local pool runs every job, whatever its nodeset asks for
+    pool = NodePool.from_specs([], slots=2, **build_dir)
+    (local,) = pool.nodes.values()
+    assert local.slots == 2 and local.label is None and not local.log_leases
+    assert pool.select(waiting(item("p", job("a", ("n", "devstack", ())), job("b"))))
+    assert local.used == 2
+    # a static provider: its label goes to its hosts; jobs without a nodeset to implicit local slots
+    static = ProviderSpec(name="lab", driver="static", location=HERE)
+    static.hosts = [HostSpec(name="h", host="h.example.org", label="lab")]
+    pool = NodePool.from_specs([static], slots=1, **build_dir)
+    plain, labelled, other = (
+        item("p", job("a")),
+        item("q", job("b", ("n", "lab", ()))),
+        item("r", job("c", ("n", "x", ()))),
+    )
+    assert len(pool.select(waiting(plain, labelled, other))) == 3
+    assert pool._leases["p-0.0-a"].primary.provider == "local"
+    assert pool._leases["q-0.0-b"].primary.name == "h"
+    assert "label 'x'" in pool._unservable["r-0.0-c"]
+    # a configured local provider with a label runs that label and jobs without a nodeset
+    here = ProviderSpec(name="here", driver="local", location=HERE, slots=1, label="small")
+    pool = NodePool.from_specs([here], **build_dir)
+    assert [n.label for n in pool.nodes.values()] == ["small"]
+    assert pool.select(waiting(item("p", job("a", ("n", "small", ())))))
+    assert pool.select(waiting(item("q", job("b")))) == []  # its one slot is taken

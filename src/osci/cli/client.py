@@ -161,6 +161,8 @@ def status_command(ctx: Ctx) -> None:
         ctx.dump(doc)
         return
     pipelines = doc.get("pipelines") or []
+    for label, why in (doc.get("halted") or {}).items():  # the grid: labels nothing starts on
+        ctx.line(f"label {safe(label)} HALTED: {safe(why)}", "bold red")
     if not pipelines:
         ctx.line("no pipelines")
     for pipeline in pipelines:

@@ -33,6 +33,7 @@ class Node:
     address: str = ""  # how to reach it (ssh user@host -p port), shown for held nodes
     builds: list[str] = field(default_factory=list)  # the builds it runs
     default: bool = False  # runs the jobs that ask for no nodes (the local provider's nodes)
+    log_leases: bool = True  # a node event per build leased and released (not for local slots)
 
     def serves(self, request: NodeRequest) -> bool:
         if request.label == ANY_LABEL:  # a job without a nodeset

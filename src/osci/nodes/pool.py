@@ -240,7 +240,8 @@ class NodePool:
         lease = Lease(build=build, nodes=nodes, roles=[r.name for r in requests])
         self._leases[build] = lease
         for node in dict.fromkeys(nodes):
-            self._emit(node, "leased", f"build {build}")
+            if node.log_leases:
+                self._emit(node, "leased", f"build {build}")
         return lease
 
     def _give_back(self, build: str, hold: bool = False, why: str = "") -> list[Node]:
@@ -255,7 +256,7 @@ class NodePool:
             if hold and node.state == nm.READY:
                 node.state, node.detail = nm.HELD, why
                 self._emit(node, "held", why)
-            else:
+            elif node.log_leases:
                 self._emit(node, "released", f"build {build}")
         self._changed.notify_all()
         return lease.nodes

@@ -33,6 +33,7 @@ class LocalProvider(Provider):
                 slots=self.slots,
                 address="localhost",
                 default=True,
+                log_leases=False,  # thousands of builds: their events would drown the node's history
             )
         ]
 
