@@ -183,7 +183,8 @@ def test_multi_node_jobs_under_contention_all_finish(make_server, repo: Repo, ma
     server.start()
     wait_for(lambda: "watching demo" in server.log(), 20, what="the connection to see the repository")
     push(repo)
-    push(repo)
+    wait_for(lambda: len(server.builds(project="demo")) >= 4, 60, what="the first item's builds")
+    push(repo)  # a second item: its builds contend with the first's for the three hosts
     builds = server.wait_builds(8, timeout=120, project="demo")
     assert len(builds) == 8 and {b["result"] for b in builds} == {"SUCCESS"}
     for build in builds:
@@ -212,6 +213,9 @@ def test_a_host_whose_network_is_cut_mid_build_is_an_error_and_comes_back(
     host.restore()
     wait_for(lambda: nodes(server)[first]["state"] == "ready", 60, what="the host to come back")
     assert len(server.builds(project="demo")) == 1
+    # what the lost attempt left on the host (its step, its folder) was cleaned when it came back
+    assert not list((lab.root / "remote").iterdir())
+    assert f"removed {lab.root / 'remote'}" in server.log()
 
 
 def test_a_quarantined_node_is_mailed_to_the_admins(make_server, repo: Repo, make_lab, tmp_path: Path):

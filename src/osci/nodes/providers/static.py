@@ -51,6 +51,7 @@ CHUNK = 64 * 1024
 KILL_GRACE = 2.0
 DEFAULT_POST_TIMEOUT = 600.0
 CANCEL_POST_TIMEOUT = 30.0
+log = logging.getLogger("osci.nodes")
 logging.getLogger("asyncssh").setLevel(logging.WARNING)  # its INFO lines are per channel
 SSH_ERRORS = (OSError, asyncssh.Error, asyncio.TimeoutError, EOFError)
 
@@ -59,6 +60,9 @@ class StaticProvider(Provider):
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
         self.hosts: dict[str, HostSpec] = {h.name: h for h in spec.hosts}
+        # node -> (marker, remote folder) of attempts whose connection was lost: what they left
+        # running there is killed and their folder removed when the node answers again
+        self.lost: dict[str, list[tuple[str, str]]] = {}
 
     def nodes(self) -> list[Node]:
         return [
@@ -96,11 +100,28 @@ class StaticProvider(Provider):
         try:
             async with await self.connect(host) as conn:
                 result = await asyncio.wait_for(conn.run("true"), self.spec.connect_timeout)
-                return None if result.exit_status == 0 else f"`true` exited with {result.exit_status}"
+                if result.exit_status != 0:
+                    return f"`true` exited with {result.exit_status}"
+                await self.sweep(conn, node.name)
+                return None
         except SSH_ERRORS as exc:
             return f"cannot connect: {exc or type(exc).__name__}"
 
     # -- one attempt --------------------------------------------------------------------------
+
+    async def sweep(
+        self, conn: asyncssh.SSHClientConnection, node: str, console: Console | None = None
+    ) -> None:
+        """Kill what lost attempts left running on the node and remove their folders."""
+        for marker, remote in self.lost.pop(node, []):
+            result = await conn.run(
+                f"bash -c {shlex.quote(_cleanup_script(marker, remote))}", encoding="utf-8"
+            )
+            for line in [f"removed {remote} of an attempt whose connection was lost",
+                         *str(result.stdout or "").splitlines()]:  # fmt: skip
+                log.info("node %s: %s", node, line)
+                if console is not None:
+                    console.note(f"osci: {node}: {line}")
 
     def run_attempt(self, lease: Lease, setup: AttemptSetup) -> Attempt:
         return asyncio.run(_RemoteAttempt(self, lease, setup).run())
@@ -194,10 +215,13 @@ class _RemoteAttempt:
             raise NodeFailure(self.node, f"cannot connect: {exc or type(exc).__name__}") from None
         try:
             async with conn:
+                await self.p.sweep(conn, self.node, console)
+                self.p.lost.setdefault(self.node, []).append((self.s.marker, self.remote))
                 result, reason = await self._main(conn)
                 post_failures = await self._post_run(conn, aborted=result is Result.ABORTED)
                 await self._bring_back(conn)
                 await self._cleanup(conn)
+                self.p.lost[self.node].remove((self.s.marker, self.remote))  # nothing left there
         except SSH_ERRORS as exc:
             raise NodeFailure(self.node, f"connection lost: {exc or type(exc).__name__}") from None
         if post_failures:
@@ -420,18 +444,22 @@ class _RemoteAttempt:
                 await asyncio.to_thread(_unpack, archive, self.s.request.build_dir, self.s.workspace)
 
     async def _cleanup(self, conn: asyncssh.SSHClientConnection) -> None:
-        needle = shlex.quote(f"{MARKER_VAR}={self.s.marker}")
-        keep = self.s.request.keep_workspace
-        remove = "" if keep else f"rm -rf {shlex.quote(self.remote)}"
-        script = (
-            "n=0; for d in /proc/[0-9]*; do "
-            f'if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qx {needle}; then '
-            'kill -KILL "${d#/proc/}" 2>/dev/null && n=$((n+1)); fi; done; '
-            f'[ "$n" -gt 0 ] && echo "killed $n process(es) left behind by the steps"; {remove}; true'
-        )
+        script = _cleanup_script(self.s.marker, self.remote, keep=self.s.request.keep_workspace)
         result = await conn.run(f"bash -c {shlex.quote(script)}", encoding="utf-8", errors="replace")
         for line in str(result.stdout or "").splitlines():
             self.s.console.note(f"osci: {self.node}: {line}")
+
+
+def _cleanup_script(marker: str, remote: str, keep: bool = False) -> str:
+    """Kill every process carrying the attempt's marker, then remove its folder (unless kept)."""
+    needle = shlex.quote(f"{MARKER_VAR}={marker}")
+    remove = "" if keep else f"rm -rf {shlex.quote(remote)}"
+    return (
+        "n=0; for d in /proc/[0-9]*; do "
+        f'if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qx {needle}; then '
+        'kill -KILL "${d#/proc/}" 2>/dev/null && n=$((n+1)); fi; done; '
+        f'[ "$n" -gt 0 ] && echo "killed $n process(es) left behind by the steps"; {remove}; true'
+    )
 
 
 def _glob_word(pattern: str) -> str:
