@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,14 @@ def make_lab(tmp_path: Path, capsys):
     if not sshd_available():
         pytest.fail("OpenSSH's sshd is needed (apt-get install openssh-server; scripts/test.sh does it)")
     global _NETNS
-    if _NETNS is None:
-        _NETNS = netns_works()
+    if _NETNS is None:  # OSCI_TEST_NETNS=0 forces the loopback fallback
+        _NETNS = os.environ.get("OSCI_TEST_NETNS") != "0" and netns_works()
     labs: list[Lab] = []
 
     def make(count: int = 2, need_netns: bool = False) -> Lab:
         if need_netns and not _NETNS:
             pytest.skip(
-                "network namespaces cannot be made here (ip netns add failed): needs them to cut a network"
+                "no network namespaces here (ip netns add failed, or OSCI_TEST_NETNS=0): cutting a host's network needs them"
             )
         lab = Lab(tmp_path / f"lab{len(labs)}", count, _NETNS)
         labs.append(lab)

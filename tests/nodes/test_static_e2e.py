@@ -117,6 +117,7 @@ def test_a_failing_reset_takes_the_node_out_and_the_build_succeeds_on_the_other(
     assert nodes(server)["h0"]["state"] == "offline" and "reset failed" in nodes(server)["h0"]["detail"]
     assert nodes(server)["h1"]["state"] == "ready"
     assert "offline" in events(server, "h0")
+    assert {"leased", "cleaning", "released"} <= set(events(server, "h1"))  # cleaning: its reset ran
     assert len(server.builds(project="demo")) == 1  # retried inside the build: counted once
     assert server.client.get("/api/status").json()["halted"] == {}  # 1 of 2 is not more than half
 

@@ -33,6 +33,7 @@ class Node:
     address: str = ""  # how to reach it (ssh user@host -p port), shown for held nodes
     builds: list[str] = field(default_factory=list)  # the builds it runs
     default: bool = False  # runs the jobs that ask for no nodes (the local provider's nodes)
+    cleaning: bool = False  # its reset runs (shown as `cleaning`)
     log_leases: bool = True  # a node event per build leased and released (not for local slots)
 
     def serves(self, request: NodeRequest) -> bool:
@@ -48,6 +49,8 @@ class Node:
 
     @property
     def shown_state(self) -> str:
+        if self.state == READY and self.cleaning:
+            return CLEANING
         if self.state == READY and self.used:
             return IN_USE
         return self.state

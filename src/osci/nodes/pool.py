@@ -237,7 +237,7 @@ class NodePool:
         for node in nodes:
             node.used += 1
             node.builds.append(build)
-        lease = Lease(build=build, nodes=nodes, roles=[r.name for r in requests])
+        lease = Lease(build=build, nodes=nodes, roles=[r.name for r in requests], note=self._emit)
         self._leases[build] = lease
         for node in dict.fromkeys(nodes):
             if node.log_leases:

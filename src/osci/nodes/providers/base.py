@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from osci.config.providers import ProviderSpec
@@ -29,6 +30,8 @@ class Lease:
     build: str
     nodes: list[Node]
     roles: list[str]  # the nodeset's node names, in the same order
+    # note(node, event, detail): the provider tells the pool what happens to a node (a node event)
+    note: Callable[[Node, str, str], None] = lambda node, event, detail: None
 
     @property
     def primary(self) -> Node:

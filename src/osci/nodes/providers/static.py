@@ -208,7 +208,13 @@ class _RemoteAttempt:
                 self.s.number, Result.ABORTED, start, time.time(), reason="cancelled before it started"
             )
         for node in self.lease.nodes:
-            await self.p.reset(node.name, console)
+            if self.p.spec.reset:
+                node.cleaning = True
+                self.lease.note(node, "cleaning", self.p.spec.reset)
+            try:
+                await self.p.reset(node.name, console)
+            finally:
+                node.cleaning = False
         try:
             conn = await self.p.connect(self.host)
         except SSH_ERRORS as exc:
