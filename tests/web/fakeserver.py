@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
+
+from osci.nodes.pool import NodePool
+from osci.server.nodes import node_action
 
 
 class TinyServer:
@@ -24,6 +28,25 @@ class TinyServer:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self.breaking: list[str] = ["gate"]
+        # the grid: a real node pool of local slots (no store: node events are not kept)
+        self.pool = NodePool.from_specs([], slots=2, build_dir=lambda uuid: Path("/nonexistent") / uuid)
+
+    def nodes(self) -> dict[str, Any]:
+        return self.pool.snapshot()
+
+    async def node(self, name: str) -> dict[str, Any] | None:
+        node = self.pool.nodes.get(name)
+        return None if node is None else {**node.to_dict(), "events": []}
+
+    def node_action(self, name: str, action: str, reason: str = "") -> dict[str, Any]:
+        return node_action(self.pool, name, action, reason)
+
+    def resume_label(self, label: str) -> bool:
+        return self.pool.resume(label)
+
+    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
+        hold = self.pool.add_autohold(project, job, count, reason)
+        return {"project": hold.project, "job": hold.job, "count": hold.count, "reason": hold.reason}
 
     def status(self) -> dict[str, Any]:
         return {

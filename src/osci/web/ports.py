@@ -51,6 +51,22 @@ class ServerPort(Protocol):
 
     def config_errors(self) -> list[dict[str, Any]]: ...
 
+    def nodes(self) -> dict[str, Any]:
+        """The grid: ``{"nodes": [...], "halted": {label: why}, "autoholds": [...]}``."""
+        ...
+
+    async def node(self, name: str) -> dict[str, Any] | None:
+        """One node with its latest events, or None."""
+        ...
+
+    def node_action(self, name: str, action: str, reason: str = "") -> dict[str, Any]:
+        """hold | release | maintenance | quarantine; raises ValueError (unknown node or action)."""
+        ...
+
+    def resume_label(self, label: str) -> bool: ...
+
+    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]: ...
+
     def job_info(self, name: str) -> dict[str, Any] | None:
         """The running configuration's view of a job (definition, variants, where it runs and
         why), or None when no job has that name."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from osci.store.models import Token
 from osci.web.auth import require_admin
 from osci.web.errors import ApiError
+from osci.web.ports import ServerPort
 from osci.web.schemas import ErrorOut
 
 log = logging.getLogger("osci.web")
@@ -42,7 +43,7 @@ class AutoholdRequest(Strict):
     reason: Reason = ""
 
 
-def _server(request: Request) -> Any:
+def _server(request: Request) -> ServerPort:
     return request.app.state.server
 
 
