@@ -133,8 +133,10 @@ class NodePool:
 
     def free_slots(self) -> int:
         with self._lock:
-            # at least 1: `select` also hands out builds no node can ever run (they end as ERROR)
-            return max(1, sum(n.free for n in self.nodes.values()))
+            free = sum(n.free for n in self.nodes.values())
+            if free or any(n.label is None for n in self.nodes.values()):
+                return free  # a pool serving every label never has a build no node can run
+            return 1  # `select` also hands out builds no node can ever run (they end as ERROR)
 
     def select(self, waiting: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
         """The waiting builds (in the scheduler's fair order) to start now, each with its nodes
