@@ -78,6 +78,15 @@ def test_node_commands_and_autohold(make_server, repo: Repo, make_lab, tmp_path:
     assert state["address"].startswith("ssh -p ")
     assert json.loads(osci(server, "node", "list", "--json").stdout)["autoholds"] == []
 
+    # autohold requests are stored: a pending one survives a restart
+    assert osci(server, "node", "release", "h0").returncode == 0
+    assert osci(server, "autohold", "--project", "demo", "--job", "failing", "--count", "2").returncode == 0
+    assert server.terminate() == 0
+    server.start()
+    (pending,) = json.loads(osci(server, "node", "list", "--json").stdout)["autoholds"]
+    assert (pending["job"], pending["count"], pending["held"]) == ("failing", 2, [])
+    assert nodes(server)["h1"]["state"] == "quarantined"  # admin states survive a restart too
+
     # errors: an unknown node, and no token
     unknown = osci(server, "node", "hold", "nope")
     assert unknown.returncode == 1 and "no node 'nope'" in unknown.stderr

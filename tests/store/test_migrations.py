@@ -9,6 +9,7 @@ EXPECTED_TABLES = {
     "alembic_version",
     "artifacts",
     "attempts",
+    "autoholds",
     "buildsets",
     "build_daily",
     "builds",

@@ -34,3 +34,15 @@ def test_config_loads_keep_their_errors(store: Store) -> None:
     assert last.ok and last.errors == []
     with pytest.raises(StoreError, match="configuration errors"):
         store.record_config_load(False, ["bad"])  # type: ignore[list-item]
+
+
+def test_autohold_requests_are_kept_until_used(store) -> None:
+    first = store.add_autohold("demo", "unit", count=2, reason="flaky disk")
+    store.add_autohold("demo", "lint")
+    assert [(h.job, h.count, h.reason) for h in store.active_autoholds()] == [
+        ("unit", 2, "flaky disk"),
+        ("lint", 1, ""),
+    ]
+    store.autohold_held(first.id, "b1")
+    store.autohold_held(first.id, "b2")
+    assert [h.job for h in store.active_autoholds()] == ["lint"]

@@ -44,7 +44,7 @@ class TinyServer:
     def resume_label(self, label: str) -> bool:
         return self.pool.resume(label)
 
-    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
+    async def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
         hold = self.pool.add_autohold(project, job, count, reason)
         return {"project": hold.project, "job": hold.job, "count": hold.count, "reason": hold.reason}
 

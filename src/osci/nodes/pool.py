@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -57,6 +58,7 @@ class Autohold:
     count: int = 1
     reason: str = ""
     held: list[str] = field(default_factory=list)  # builds whose node was held
+    id: int | None = None  # its row in the store
 
 
 class NodePool:
@@ -85,6 +87,7 @@ class NodePool:
         self.halted: dict[str, str] = {}  # label -> why
         self._resumed: set[str] = set()  # labels an admin resumed while still over the threshold
         self.autoholds: list[Autohold] = []
+        self.on_autohold: Callable[[int, str], Awaitable[None]] | None = None  # (autohold id, build)
         slots = sum(n.slots for n in self.nodes.values())
         self._threads = ThreadPoolExecutor(max_workers=max(1, slots) + 4, thread_name_prefix="osci-node")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -418,8 +421,11 @@ class NodePool:
         self._wake_scheduler()
         return True
 
-    def add_autohold(self, project: str, job: str, count: int = 1, reason: str = "") -> Autohold:
-        hold = Autohold(project, job, max(1, count), reason)
+    def add_autohold(
+        self, project: str, job: str, count: int = 1, reason: str = "", id: int | None = None,
+        held: list[str] | None = None,
+    ) -> Autohold:  # fmt: skip
+        hold = Autohold(project, job, max(1, count), reason, list(held or []), id)
         with self._lock:
             self.autoholds.append(hold)
         return hold
@@ -428,6 +434,9 @@ class NodePool:
         for hold in self.autoholds:
             if hold.project == project and hold.job == job and len(hold.held) < hold.count:
                 hold.held.append(build)
+                if self.on_autohold is not None and hold.id is not None:
+                    record = functools.partial(self.on_autohold, hold.id, build)
+                    self._schedule(record, "recording an autohold")
                 if len(hold.held) >= hold.count:
                     self.autoholds.remove(hold)
                 return f"autohold: build {build} of {project} {job} failed" + (

@@ -242,6 +242,7 @@ class Server:
         self.scheduler.on_build_done = lambda record: self.build_durations.append(record.duration)
         self.dispatcher.on_change = self.scheduler.wake
         await self.dispatcher.start(await server_nodes.stored_states(self.store, self.db))
+        await server_nodes.restore_autoholds(self.dispatcher, self.store, self.db)
         self.outbox = Outbox(self.store, lambda: self.connections, self.db)
         await self._kill_leftovers()
         await self.scheduler.start()
@@ -402,9 +403,8 @@ class Server:
     def resume_label(self, label: str) -> bool:
         return self.dispatcher.resume(label)
 
-    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
-        hold = self.dispatcher.add_autohold(project, job, count, reason)
-        return {"project": hold.project, "job": hold.job, "count": hold.count, "reason": hold.reason}
+    async def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
+        return await server_nodes.add_autohold(self.dispatcher, self.store, self.db, project, job, count, reason)
 
     async def enqueue(
         self, project: str | None, pipeline: str, branch: str | None, ref: str | None, change: str | None

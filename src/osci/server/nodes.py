@@ -63,9 +63,34 @@ def make_pool(
         )
         await db(store.record_node_event, node["name"], event, detail)
 
-    return NodePool.from_specs(
+    pool = NodePool.from_specs(
         specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=record, notify=notify
     )
+
+    async def autohold_used(hold_id: int, build: str) -> None:
+        await db(store.autohold_held, hold_id, build)
+
+    pool.on_autohold = autohold_used
+    return pool
+
+
+async def restore_autoholds(pool: NodePool, store: Store, db: Callable[..., Any]) -> None:
+    for hold in await db(store.active_autoholds):
+        pool.add_autohold(hold.project, hold.job, hold.count, hold.reason or "", hold.id, hold.held)
+
+
+async def add_autohold(
+    pool: NodePool, store: Store, db: Callable[..., Any], project: str, job: str, count: int, reason: str
+) -> dict[str, Any]:
+    row = await db(store.add_autohold, project, job, count, reason)
+    hold = pool.add_autohold(project, job, count, reason, row.id)
+    return {
+        "id": hold.id,
+        "project": hold.project,
+        "job": hold.job,
+        "count": hold.count,
+        "reason": hold.reason,
+    }
 
 
 async def stored_states(store: Store, db: Callable[..., Any]) -> dict[str, str]:

@@ -236,6 +236,20 @@ class Node(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Autohold(Base):
+    """`osci autohold`: keep the nodes of the next `count` failing builds of a job (held)."""
+
+    __tablename__ = "autoholds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(Name)
+    job: Mapped[str] = mapped_column(Name)
+    count: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    held: Mapped[list[str]] = mapped_column(JSON, default=list)  # the builds whose nodes were held
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class NodeEvent(Base):
     __tablename__ = "node_events"
     __table_args__ = (Index("ix_node_events_node_id_time", "node_id", "time"),)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from osci.store.base import StoreBase
 from osci.store.errors import NotFound, StoreError
-from osci.store.models import ConfigLoad, Node, NodeEvent
+from osci.store.models import Autohold, ConfigLoad, Node, NodeEvent
 from osci.store.serialize import json_ready
 from osci.store.types import clean_text
 from osci.store.validate import moment, required
@@ -71,6 +71,34 @@ class NodeQueries(StoreBase):
     def list_nodes(self) -> list[Node]:
         with self._read() as session:
             return list(session.scalars(select(Node).order_by(Node.name)))
+
+    # -- autohold requests -----------------------------------------------------------------------
+
+    def add_autohold(self, project: str, job: str, count: int = 1, reason: str = "") -> Autohold:
+        hold = Autohold(
+            project=required("project", project),
+            job=required("job", job),
+            count=max(1, int(count)),
+            reason=clean_text(reason),
+            held=[],
+        )
+        with self._write() as session:
+            session.add(hold)
+        return hold
+
+    def active_autoholds(self) -> list[Autohold]:
+        """Requests with builds still to hold, oldest first."""
+        with self._read() as session:
+            holds = session.scalars(select(Autohold).order_by(Autohold.id))
+            return [h for h in holds if len(h.held or []) < h.count]
+
+    def autohold_held(self, hold_id: int, build: str) -> None:
+        """A failing build's nodes were held for request `hold_id`."""
+        with self._write() as session:
+            hold = session.get(Autohold, hold_id)
+            if hold is None:
+                raise NotFound(f"no autohold {hold_id}")
+            hold.held = [*(hold.held or []), build]
 
     # -- configuration loads --------------------------------------------------------------------
 

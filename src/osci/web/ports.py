@@ -65,7 +65,9 @@ class ServerPort(Protocol):
 
     def resume_label(self, label: str) -> bool: ...
 
-    def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]: ...
+    async def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
+        """Keep the nodes of the job's next `count` failing builds (stored: survives a restart)."""
+        ...
 
     def job_info(self, name: str) -> dict[str, Any] | None:
         """The running configuration's view of a job (definition, variants, where it runs and

@@ -82,6 +82,6 @@ async def resume(request: Request, label: str, token: Annotated[Token, Depends(r
 
 @router.post("/autohold", summary="Keep the nodes of the next failing build(s) of a job (admin token)")
 async def autohold(request: Request, body: AutoholdRequest, token: Annotated[Token, Depends(require_admin)]) -> Any:
-    doc = _server(request).autohold(body.project, body.job, body.count, body.reason)
+    doc = await _server(request).autohold(body.project, body.job, body.count, body.reason)
     log.info("token %s: autohold %s %s x%d", token.name, body.project, body.job, body.count)
     return jsonable_encoder(doc)
