@@ -94,7 +94,8 @@ def test_multi_node_jobs_get_all_their_nodes_or_none(tmp_path: Path):
     assert [i.project for i, _ in chosen] == ["p"]  # q would need 2 of the 1 left: it holds nothing
     assert sum(n.used for n in pool.nodes.values()) == 2
     single = item("r", job("one", ("a", "lab", ())), at=3)
-    assert [i.project for i, _ in pool.select(waiting(second, single))] == ["r"]
+    assert pool.select(waiting(second, single)) == []  # r does not take the node q waits for
+    assert [i.project for i, _ in pool.select(waiting(single))] == ["r"]
 
 
 def test_a_node_failure_retries_the_build_on_another_node_and_takes_the_node_out(tmp_path: Path):
@@ -249,3 +250,19 @@ def test_the_default_local_pool_and_what_runs_jobs_without_a_nodeset(tmp_path: P
     assert [n.label for n in pool.nodes.values()] == ["small"]
     assert pool.select(waiting(item("p", job("a", ("n", "small", ())))))
     assert pool.select(waiting(item("q", job("b")))) == []  # its one slot is taken
+
+
+def test_a_waiting_multi_node_build_is_not_starved_by_single_node_builds(tmp_path: Path):
+    provider = FakeProvider([("a", "lab", ()), ("b", "lab", ())])
+    pool = make_pool(tmp_path, provider)
+    first = item("p", job("one", ("n", "lab", ())), at=1)
+    pool.select(waiting(first))  # a is busy
+    pair = item("q", job("two", ("x", "lab", ()), ("y", "lab", ())), at=2)
+    single = item("r", job("one", ("n", "lab", ())), at=3)
+    assert pool.select(waiting(pair, single)) == []  # b waits for the pair, not for r
+    with pool._lock:
+        pool._give_back(first.builds["one"].uuid)
+    assert [i.project for i, _ in pool.select(waiting(pair, single))] == ["q"]
+    # a nodeset bigger than its label can ever give is an error at once, not a wait forever
+    three = item("s", job("three", ("x", "lab", ()), ("y", "lab", ()), ("z", "lab", ())))
+    assert pool.select(waiting(three)) and "needs 3 nodes" in pool._unservable["s-0.0-three"]

@@ -147,6 +147,9 @@ class NodePool:
         chosen = []
         with self._lock:
             waiting_labels = {r.label for _, requests in self._waiters for r in requests}
+            # labels a multi-node build waits for: builds behind it do not take their nodes, so a
+            # stream of single-node builds cannot starve it (nodes go in order, as in nodepool)
+            blocked: set[str] = set()
             for item, name in waiting:
                 build = item.builds[name]
                 if build.uuid in self._leases or build.uuid in self._unservable:
@@ -160,12 +163,19 @@ class NodePool:
                     )
                     chosen.append((item, name))
                     continue
+                short = self._too_few(requests)
+                if short:
+                    self._unservable[build.uuid] = short
+                    chosen.append((item, name))
+                    continue
                 if any(self._halted_for(r) for r in requests):
                     continue
-                if any(r.label in waiting_labels for r in requests):
-                    continue  # retries of builds that lost their node go first
+                if any(r.label in waiting_labels or r.label in blocked for r in requests):
+                    continue  # retries of builds that lost their node, and multi-node builds, go first
                 nodes = self._find(requests)
                 if nodes is None:
+                    if len(requests) > 1:
+                        blocked.update(r.label for r in requests)
                     continue
                 self._lease(build.uuid, requests, nodes)
                 chosen.append((item, name))
@@ -220,6 +230,15 @@ class NodePool:
 
     def _halted_for(self, request: NodeRequest) -> bool:
         return request.label in self.halted
+
+    def _too_few(self, requests: list[NodeRequest]) -> str | None:
+        """Why the providers can never give a nodeset all its nodes at once, or None."""
+        for label in {r.label for r in requests}:
+            wanted = [r for r in requests if r.label == label]
+            have = sum(n.slots for n in self.nodes.values() if any(n.serves(r) for r in wanted))
+            if have < len(wanted):
+                return f"the nodeset needs {len(wanted)} nodes for {_describe(wanted[0])}; the providers have {have}"
+        return None
 
     def _find(self, requests: list[NodeRequest]) -> list[Node] | None:
         """Nodes for every request (one slot each), or None; the most constrained request first."""
