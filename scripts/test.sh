@@ -11,30 +11,22 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-# The dashboard's browser tests drive Debian's chromium (Playwright's own browser download does
-# not work offline, and is not needed). Installed here when missing and we may (root or sudo).
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
-    if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-        echo "installing chromium for the browser tests (apt-get)" >&2
-        $SUDO apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
-            || echo "error: chromium could not be installed; the browser tests will fail" >&2
-    fi
-fi
-# The static provider's tests start real OpenSSH servers (Debian's openssh-server), in network
-# namespaces where `ip netns` works. Installed here when missing, as chromium is.
-if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
-    if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-        echo "installing openssh-server for the static provider's tests (apt-get)" >&2
-        $SUDO apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssh-server >/dev/null 2>&1 \
-            || echo "error: openssh-server could not be installed; the static provider's tests will fail" >&2
-    fi
-fi
+# Debian packages the tests drive for real, installed when missing and we may (root or sudo):
+# chromium for the dashboard's browser tests (Playwright's own browser download does not work
+# offline, and is not needed), openssh-server for the static provider's lab hosts (real sshd
+# processes, in network namespaces where `ip netns` works).
+apt_install() {  # apt_install PACKAGE PROGRAM WHY
+    local package=$1 program=$2 why=$3 sudo=""
+    if [ -x "$program" ] || ! command -v apt-get >/dev/null 2>&1; then return 0; fi
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi
+    if [ "$(id -u)" != 0 ] && [ -z "$sudo" ]; then return 0; fi
+    echo "installing $package for $why (apt-get)" >&2
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package" >/dev/null 2>&1 \
+        || echo "error: $package could not be installed; $why will fail" >&2
+}
+apt_install chromium /usr/bin/chromium "the browser tests"
+apt_install openssh-server /usr/sbin/sshd "the static provider's tests"
 export OSCI_REQUIRE_BROWSER=${OSCI_REQUIRE_BROWSER:-1}  # a missing browser fails the tests, not skips them
 
 .venv/bin/ruff check src tests bench

@@ -106,6 +106,9 @@ class TinyServer:
             raise ValueError("no live item matches")
         return removed
 
+    async def promote(self, pipeline: str | None, project: str | None) -> dict[str, Any]:
+        raise ValueError("no promote pipeline in this configuration")
+
     async def reload(self) -> dict[str, Any]:
         self.reloads += 1
         return {"ok": not self.errors, "errors": self.errors}

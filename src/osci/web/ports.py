@@ -65,6 +65,10 @@ class ServerPort(Protocol):
 
     def resume_label(self, label: str) -> bool: ...
 
+    async def promote(self, pipeline: str | None, project: str | None) -> dict[str, Any]:
+        """`osci promote`: test a promote pipeline's staging branch now; ValueError says why not."""
+        ...
+
     async def autohold(self, project: str, job: str, count: int, reason: str) -> dict[str, Any]:
         """Keep the nodes of the job's next `count` failing builds (stored: survives a restart)."""
         ...
