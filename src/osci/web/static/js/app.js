@@ -75,7 +75,10 @@ async function render() {
   }
   replace(root, h("p", { class: "loading" }, "Loading…"));
   try {
-    const module = await import(`./pages/${route.page}.js`);
+    const [module] = await Promise.all([
+      import(`./pages/${route.page}.js`),
+      route.page === "status" ? null : chartJs(),
+    ]);
     if (mine !== generation) return;
     const query = new URLSearchParams(location.search);
     const view = h("div", { class: `page page-${route.page}` });
@@ -92,6 +95,24 @@ async function render() {
     console.error(error);
     replace(root, message(error.message || String(error), "error"));
   }
+}
+
+let chartLoading = null;
+
+/** The vendored Chart.js, loaded on first need: the status page (the landing page, and the one
+ * that must render fast with hundreds of items) draws no chart. */
+function chartJs() {
+  if (window.Chart) return Promise.resolve();
+  if (!chartLoading) {
+    chartLoading = new Promise((resolve) => {
+      const script = document.createElement("script");
+      script.src = "/static/vendor/chart.umd.min.js";
+      script.onload = resolve;
+      script.onerror = resolve; // the pages then say that charts are unavailable
+      document.head.append(script);
+    });
+  }
+  return chartLoading;
 }
 
 function scrollToHash() {
