@@ -173,10 +173,14 @@ class EventStream:
 
     async def _emit_since(self, start: float) -> int:
         found = 0
+        rows = []
         for row in await self.query(f"status:open {since_clause(start)}"):
             patchset = row.get("currentPatchSet")
-            if not isinstance(patchset, dict) or (patchset.get("createdOn") or 0) < start:
-                continue
+            if isinstance(patchset, dict) and (patchset.get("createdOn") or 0) >= start:
+                rows.append((patchset, row))
+        # Gerrit answers newest first; missed patchsets are enqueued in the order they were made.
+        rows.sort(key=lambda found: (found[0].get("createdOn") or 0, str(found[1].get("number") or "").zfill(12)))
+        for patchset, row in rows:
             event = ev.patchset_event(self.name, row, patchset)
             if event is not None:
                 await self.handle(event)
