@@ -170,3 +170,26 @@ def test_depends_on_across_two_repositories(make_server, tmp_path: Path):
     assert found["main/needs-broken"]["result"] == "FAILURE"
     with pytest.raises(subprocess.CalledProcessError):
         git(app.bare, "show", "main:x")
+
+
+def test_a_gate_triggered_by_a_connection_that_cannot_merge_stops_the_server(tmp_path: Path):
+    """A dependent pipeline merges what passes: one fed by the timer could never merge anything,
+    so the server refuses the configuration at start (file and line) instead of at merge time."""
+    config = tmp_path / "osci.yaml"
+    config.write_text(
+        "- pipeline:\n"
+        "    name: nightly-gate\n"
+        "    manager: dependent\n"
+        "    trigger:\n"
+        "      timer:\n"
+        "        - event: timer\n"
+        "          time: '0 3 * * *'\n"
+    )
+    server = ServerProcess(tmp_path, config)
+    try:
+        with pytest.raises(AssertionError, match="server exited with 1"):
+            server.start()
+        assert "connection 'timer' (timer) cannot merge" in server.log()
+        assert "osci.yaml:1" in server.log()
+    finally:
+        server.client.close()

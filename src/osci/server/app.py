@@ -595,6 +595,17 @@ def check_pipelines(config: Config, connections: dict[str, Connection]) -> None:
         if check is not None:
             for pipeline in config.pipelines.values():
                 check(pipeline)
+    for pipeline in config.pipelines.values():
+        if pipeline.manager not in ("dependent", "serial"):
+            continue
+        for name in pipeline.triggers:
+            connection = connections.get(name)
+            if connection is not None and type(connection).merge is Connection.merge:
+                raise ConnectionConfigError(
+                    f"{pipeline.location}: pipeline '{pipeline.name}' is a {pipeline.manager} pipeline "
+                    f"(it merges what passes) but connection '{name}' ({connection.driver}) cannot merge; "
+                    "trigger it from a git, gerrit, github or gitlab connection"
+                )
 
 
 def _as_list(value: Any) -> list[Any]:
