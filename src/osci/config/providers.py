@@ -3,7 +3,7 @@
 ```yaml
 - provider:
     name: lab
-    driver: static            # local | static (agent, container: later)
+    driver: static            # local | static | agent | container
     labels:                   # per label: nodes kept ready ahead, and at most this many
       - {name: netscaler, min-ready: 1, max: 4}
     reset: ./unstack.sh && ./clean.sh   # static: run on the host before each build
@@ -15,6 +15,14 @@
     hosts:
       - {name: ns1, host: 10.0.0.5, port: 22, username: ci, key: ~/.ssh/lab,
          label: netscaler, provides: [root, kvm]}
+```
+
+```yaml
+- provider:
+    name: agents
+    driver: agent             # machines running `osci agent --server URL --token T --label L`
+    heartbeat-timeout: 30     # seconds without a word from an agent before its builds are lost
+    labels: [{name: netscaler, max: 8}]   # labels agents may register with (none: any label)
 ```
 
 Parsed into plain dataclasses here (errors with file:line); the nodes package builds them.
@@ -29,7 +37,7 @@ from osci.config.errors import ErrorList
 from osci.config.yamlpos import PosDict
 from osci.model import SourceLocation
 
-DRIVERS = ("local", "static")
+DRIVERS = ("local", "static", "agent")
 COMMON_KEYS = (
     "name",
     "driver",
@@ -54,6 +62,7 @@ DRIVER_KEYS = {
         "known-hosts",
         "connect-timeout",
     ),
+    "agent": ("heartbeat-timeout", "max-upload"),
 }
 HOST_KEYS = ("name", "host", "port", "username", "key", "known-hosts", "label", "provides", "workdir")
 
@@ -104,6 +113,9 @@ class ProviderSpec:
     username: str | None = None
     key: str | None = None
     known_hosts: str | None = None
+    # agent
+    heartbeat_timeout: float = 30.0
+    max_upload: int = 1024  # MiB: the largest results archive an agent may upload
 
 
 def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -> ProviderSpec | None:
@@ -133,7 +145,10 @@ def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -
     spec.notify = section.str("notify")
     if spec.admins and not spec.notify:
         section.error("admins", f"{section.what}: 'admins' needs 'notify': the smtp connection that mails them")
-    if driver == "local":
+    if driver == "agent":
+        spec.heartbeat_timeout = float(section.number("heartbeat-timeout", minimum=1) or spec.heartbeat_timeout)
+        spec.max_upload = section.int("max-upload", minimum=1) or spec.max_upload
+    elif driver == "local":
         spec.slots = section.int("slots", minimum=1)
         spec.label = section.str("label")
         spec.provides = section.str_list("provides", "a capability or a list of capabilities") or []
