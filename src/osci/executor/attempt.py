@@ -99,7 +99,9 @@ class AttemptRunner:
             return Result.ABORTED, "cancelled before the attempt started"
         try:
             self.s.workspace.mkdir(parents=True, exist_ok=True)
-            if req.ref is not None:
+            if req.prepared:
+                pass
+            elif req.ref is not None:
                 workspace.clone(req.source, req.ref, self.s.workspace, req.branch, console)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])

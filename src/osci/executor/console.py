@@ -9,6 +9,7 @@ a single endless line or binary garbage costs a bounded amount of memory.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,9 @@ MAX_LINE = 16 * 1024  # bytes; longer lines are split
 
 # Control characters (except tab) are shown escaped, so NUL, ESC, BEL... cannot break a viewer.
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c != 0x09}
+
+
+_STAMPED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6} \| ")
 
 
 def timestamp() -> str:
@@ -104,6 +108,23 @@ class Console:
                 text = f"{stamp} | {line}"
                 self._file.write(text + "\n")
                 self._emit(text)
+            self._file.flush()
+
+    def stamped(self, lines: list[str]) -> None:
+        """Write lines that already carry their timestamp (an agent's console, streamed here);
+        a line without a well-formed stamp gets one, and control characters are escaped again."""
+        if not lines:
+            return
+        now = timestamp()
+        with self._lock:
+            if self._file.closed:
+                return
+            for raw in lines:
+                line = clean_line(raw.encode("utf-8", "replace")[: MAX_LINE + 32])
+                if not _STAMPED.match(line):
+                    line = f"{now} | {line}"
+                self._file.write(line + "\n")
+                self._emit(line)
             self._file.flush()
 
     def note(self, text: str) -> None:

@@ -24,6 +24,7 @@ class BuildRequest:
     var_overrides: dict[str, Any] = field(default_factory=dict)  # --var K=V, applied over job.vars
     workspace_root: Path | None = None  # where fresh workspaces are made (default: a temp dir)
     keep_workspace: bool = False
+    prepared: bool = False  # the workspace is already there (an agent unpacked what the server sent)
 
     def __post_init__(self) -> None:
         # Callers may hand in strings; an empty ref means "no ref".
