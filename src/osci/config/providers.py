@@ -25,6 +25,27 @@
     labels: [{name: netscaler, max: 8}]   # labels agents may register with (none: any label)
 ```
 
+```yaml
+- provider:
+    name: containers
+    driver: container         # a fresh container per build (podman or docker)
+    engine: auto              # podman | docker | auto (the first whose `info` answers) | a path
+    images:                   # one per label: each build gets a fresh container of this image
+      - {label: py311, image: docker.io/library/python:3.11-slim, provides: [root]}
+    labels: [{name: py311, min-ready: 1, max: 4}]   # max: containers at once (default 2);
+                              # min-ready: containers started ahead and kept warm
+    options: [--network=none] # extra `run` options (an image may add its own `options`)
+    workdir: /tmp/osci        # in the container: <workdir>/<build>-<attempt>/ws
+```
+
+```yaml
+- provider:
+    name: here
+    driver: local
+    slots: 4
+    sandbox: bubblewrap       # each step in `bwrap`: / read-only, workspace and build dir writable
+```
+
 Parsed into plain dataclasses here (errors with file:line); the nodes package builds them.
 """
 
@@ -37,7 +58,7 @@ from osci.config.errors import ErrorList
 from osci.config.yamlpos import PosDict
 from osci.model import SourceLocation
 
-DRIVERS = ("local", "static", "agent")
+DRIVERS = ("local", "static", "agent", "container")
 COMMON_KEYS = (
     "name",
     "driver",
@@ -49,7 +70,7 @@ COMMON_KEYS = (
     "notify",
 )
 DRIVER_KEYS = {
-    "local": ("slots", "label", "provides"),
+    "local": ("slots", "label", "provides", "sandbox"),
     "static": (
         "hosts",
         "reset",
@@ -63,7 +84,14 @@ DRIVER_KEYS = {
         "connect-timeout",
     ),
     "agent": ("heartbeat-timeout", "max-upload"),
+    "container": ("engine", "images", "options", "workdir"),
 }
+IMAGE_KEYS = ("label", "image", "provides", "options")
+ENGINES = ("auto", "podman", "docker")  # or a path to one of them
+SANDBOXES = ("bubblewrap",)
+CONTAINER_WORKDIR = "/tmp/osci"  # writable whatever user the image runs as
+DEFAULT_CONTAINER_MAX = 2
+REQUIRED = {"static": ("hosts",), "container": ("images",)}
 HOST_KEYS = ("name", "host", "port", "username", "key", "known-hosts", "label", "provides", "workdir")
 
 
@@ -88,6 +116,16 @@ class HostSpec:
 
 
 @dataclass
+class ImageSpec:
+    """container: the image a label's builds run in (a fresh container of it per build)."""
+
+    label: str
+    image: str
+    provides: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)  # extra `run` options for this image
+
+
+@dataclass
 class ProviderSpec:
     name: str
     driver: str
@@ -102,6 +140,7 @@ class ProviderSpec:
     slots: int | None = None
     label: str | None = None  # local: the label its slots serve (None: any label)
     provides: list[str] = field(default_factory=list)
+    sandbox: str | None = None  # local: "bubblewrap" runs each step in `bwrap`
     # static
     hosts: list[HostSpec] = field(default_factory=list)
     reset: str | None = None
@@ -116,6 +155,10 @@ class ProviderSpec:
     # agent
     heartbeat_timeout: float = 30.0
     max_upload: int = 1024  # MiB: the largest results archive an agent may upload
+    # container (also `workdir`: where builds go inside the container)
+    engine: str = "auto"
+    images: list[ImageSpec] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)  # extra `run` options for every image
 
 
 def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -> ProviderSpec | None:
@@ -129,9 +172,7 @@ def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -
         section.error("driver", f"{section.what}: 'driver': '{driver}' is not one of {', '.join(DRIVERS)}")
         return None
     before = len(errors.items)
-    section.check_keys(
-        (*COMMON_KEYS, *DRIVER_KEYS[driver]), required=("hosts",) if driver == "static" else ()
-    )
+    section.check_keys((*COMMON_KEYS, *DRIVER_KEYS[driver]), required=REQUIRED.get(driver, ()))
     spec = ProviderSpec(name=name, driver=driver, location=location)
     spec.labels = _labels(section) or []
     spec.quarantine_after = section.int("quarantine-after", minimum=1) or spec.quarantine_after
@@ -152,6 +193,9 @@ def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -
         spec.slots = section.int("slots", minimum=1)
         spec.label = section.str("label")
         spec.provides = section.str_list("provides", "a capability or a list of capabilities") or []
+        spec.sandbox = _sandbox(section)
+    elif driver == "container":
+        _container(section, spec)
     else:
         spec.reset = section.str("reset")
         spec.power_cycle = section.str("power-cycle")
@@ -169,6 +213,69 @@ def parse_provider(errors: ErrorList, body: PosDict, location: SourceLocation) -
         spec.known_hosts = section.str("known-hosts")
         spec.hosts = _hosts(section, spec)
     return spec if len(errors.items) == before else None
+
+
+def _sandbox(section: Section) -> str | None:
+    """local `sandbox`: checked here, so a server whose sandbox cannot work refuses to start
+    (running the steps unsandboxed instead would silently drop the isolation asked for)."""
+    sandbox = section.choice("sandbox", SANDBOXES)
+    if sandbox == "bubblewrap":
+        from osci.nodes.sandbox import bwrap_problem  # stdlib only: no import cycle
+
+        problem = bwrap_problem()
+        if problem is not None:
+            section.error("sandbox", f"{section.what}: 'sandbox: bubblewrap': {problem}")
+    return sandbox
+
+
+def _container(section: Section, spec: ProviderSpec) -> None:
+    engine = section.str("engine")
+    if engine is not None and engine not in ENGINES and "/" not in engine:
+        section.error(
+            "engine", f"{section.what}: 'engine': '{engine}' is not one of {', '.join(ENGINES)} (or a path)"
+        )
+    spec.engine = engine or spec.engine
+    spec.options = section.str_list("options", "a `run` option or a list of them") or []
+    spec.workdir = section.str("workdir") or CONTAINER_WORKDIR
+    if not spec.workdir.startswith("/"):
+        section.error("workdir", f"{section.what}: 'workdir': an absolute path inside the container")
+    spec.images = _images(section)
+    have = {i.label for i in spec.images}
+    for label in spec.labels:
+        if spec.images and label.name not in have:
+            section.error("labels", f"{section.what}: label '{label.name}' has no image in 'images'")
+        if label.max is not None and label.min_ready > label.max:
+            section.error("labels", f"{section.what}: label '{label.name}': 'min-ready' is above 'max'")
+
+
+def _images(section: Section) -> list[ImageSpec]:
+    if not section.has("images"):
+        return []
+    value = section.data["images"]
+    if not isinstance(value, list) or not value:
+        section.error("images", f"{section.what}: 'images': expected a non-empty list of {{label, image}}")
+        return []
+    images: list[ImageSpec] = []
+    for item, loc in zip(value, item_locations(value, section.value_loc("images")), strict=True):
+        sub = as_section(section.errors, item, loc, f"{section.what} image")
+        if sub is None:
+            continue
+        sub.check_keys(IMAGE_KEYS, required=("label", "image"))
+        label, image = sub.str("label"), sub.str("image")
+        if label is None or image is None:
+            continue
+        if any(i.label == label for i in images):
+            sub.error("label", f"{section.what}: two images for label '{label}' (one image per label)")
+            continue
+        images.append(
+            ImageSpec(
+                label=label,
+                image=image,
+                provides=sub.str_list("provides", "a capability or a list of capabilities") or [],
+                options=sub.str_list("options", "a `run` option or a list of them") or [],
+            )
+        )
+    return images
 
 
 def _labels(section: Section) -> list[LabelSpec] | None:

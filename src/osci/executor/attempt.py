@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class AttemptSetup:
     console: Console
     cancel: threading.Event | None = None
     marker: str = field(default_factory=proctree.new_marker)
+    # the argv each step runs under, set by the provider (the local provider's bubblewrap sandbox)
+    wrap: Callable[[list[str]], list[str]] | None = None
 
 
 def _argv(step: Step, ws: Path) -> list[str] | None:
@@ -165,6 +168,8 @@ class AttemptRunner:
             console.note(f"osci: {phase} step {step.label}: file not found in the workspace")
             self.phases.append(PhaseRun(phase, step.label, None, 0.0))
             return None
+        if self.s.wrap is not None:
+            argv = self.s.wrap(argv)
         outcome = run_step(
             argv, self.s.workspace, self.env, console, self.leftovers, self.s.marker, deadline, cancel
         )

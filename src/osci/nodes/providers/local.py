@@ -1,4 +1,5 @@
-"""The `local` provider: N slots on the server's own machine, each attempt run by the executor."""
+"""The `local` provider: N slots on the server's own machine, each attempt run by the executor;
+with `sandbox: bubblewrap`, each step in a `bwrap` sandbox (osci.nodes.sandbox)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import socket
 from osci.config.providers import ProviderSpec
 from osci.executor.attempt import AttemptSetup, run_attempt
 from osci.model import Attempt
+from osci.nodes import sandbox
 from osci.nodes.model import ANY_LABEL, Node
-from osci.nodes.providers.base import Lease, Provider
+from osci.nodes.providers.base import Lease, NodeFailure, Provider
 
 
 class LocalProvider(Provider):
@@ -38,4 +40,16 @@ class LocalProvider(Provider):
         ]
 
     def run_attempt(self, lease: Lease, setup: AttemptSetup) -> Attempt:
+        if self.spec.sandbox == "bubblewrap":
+            # checked before each attempt: a sandbox that cannot start would make every step
+            # exit 1, a test failure; it is an infrastructure error (the node goes offline)
+            problem = sandbox.check_bwrap()
+            if problem is not None:
+                raise NodeFailure(lease.primary.name, f"sandbox: {problem}")
+            setup.wrap = sandbox.bubblewrap(setup.workspace, setup.request.build_dir)
         return run_attempt(setup)
+
+    async def probe(self, node: Node) -> str | None:
+        if self.spec.sandbox == "bubblewrap":
+            return sandbox.check_bwrap()
+        return None
