@@ -10,6 +10,7 @@ from osci.nodes.providers.base import NodeFailure, Provider
 DRIVERS = {
     "local": "osci.nodes.providers.local:LocalProvider",
     "static": "osci.nodes.providers.static:StaticProvider",
+    "container": "osci.nodes.providers.container:ContainerProvider",
 }
 
 

@@ -432,13 +432,7 @@ class _RemoteAttempt:
 
     async def _bring_back(self, conn: asyncssh.SSHClientConnection) -> None:
         job = self.s.request.job
-        patterns = " ".join(_glob_word(p) for p in [*job.test_results, *job.metrics])
-        remote = shlex.quote(self.remote)
-        command = (
-            f"cd {remote} && shopt -s globstar nullglob dotglob && "
-            f'files=(.osci/logs .osci/artifacts); cd ws && for f in {patterns}; do files+=(ws/"$f"); done; '
-            f'cd .. && tar -cf - "${{files[@]}}"'
-        )
+        command = _bring_back_script(self.remote, [*job.test_results, *job.metrics])
         with tempfile.TemporaryDirectory(prefix="osci-back-") as tmp:
             archive = Path(tmp) / "back.tar"
             result = await conn.run(
@@ -465,6 +459,17 @@ def _cleanup_script(marker: str, remote: str, keep: bool = False) -> str:
         f'if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qx {needle}; then '
         'kill -KILL "${d#/proc/}" 2>/dev/null && n=$((n+1)); fi; done; '
         f'[ "$n" -gt 0 ] && echo "killed $n process(es) left behind by the steps"; {remove}; true'
+    )
+
+
+def _bring_back_script(remote: str, patterns: list[str]) -> str:
+    """bash writing a tar of the attempt's logs, artifacts and the workspace files matching
+    `patterns` (test results, metrics) to stdout; `_unpack` reads it (also used by containers)."""
+    words = " ".join(_glob_word(p) for p in patterns)
+    return (
+        f"cd {shlex.quote(remote)} && shopt -s globstar nullglob dotglob && "
+        f'files=(.osci/logs .osci/artifacts); cd ws && for f in {words}; do files+=(ws/"$f"); done; '
+        f'cd .. && tar -cf - "${{files[@]}}"'
     )
 
 
