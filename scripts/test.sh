@@ -27,6 +27,12 @@ apt_install() {  # apt_install PACKAGE PROGRAM WHY
 }
 apt_install chromium /usr/bin/chromium "the browser tests"
 apt_install openssh-server /usr/sbin/sshd "the static provider's tests"
+# bubblewrap for the local provider's sandbox; podman (rootful, settings in a temp folder) for
+# the container provider, with runc: crun refuses VMs with hybrid cgroups. About 15 s to install;
+# without them those tests skip, saying why.
+apt_install bubblewrap /usr/bin/bwrap "the local sandbox's tests"
+apt_install podman /usr/bin/podman "the container provider's tests"
+apt_install runc /usr/sbin/runc "the container provider's tests"
 export OSCI_REQUIRE_BROWSER=${OSCI_REQUIRE_BROWSER:-1}  # a missing browser fails the tests, not skips them
 
 .venv/bin/ruff check src tests bench

@@ -88,6 +88,7 @@ class ContainerProvider(Provider):
             most = (limit.max if limit else None) or DEFAULT_CONTAINER_MAX
             self.labels[image.label] = _LabelState(image, most, min(limit.min_ready if limit else 0, most))
         self._engine: str | None = None
+        self._podman = True  # podman (else docker): `rm` differs
         self._engine_lock = threading.Lock()
         self._lock = threading.Condition()
         self._live: set[str] = set()  # containers this process started and has not removed
@@ -124,6 +125,7 @@ class ContainerProvider(Provider):
         with self._engine_lock:
             if self._engine is None:
                 self._engine = self._find_engine()
+                self._podman = _is_podman(self._engine)
             return self._engine
 
     def _find_engine(self) -> str:
@@ -208,7 +210,10 @@ class ContainerProvider(Provider):
     def remove(self, container: str) -> bool:
         """Remove a container (kills what runs in it); False when the engine could not."""
         try:
-            done = self.call(["rm", "-f", "-t", "0", container])
+            self.engine()  # resolved, and whether it is podman
+            # podman's `rm -f` waits 10 s for the `sleep` (pid 1 ignores SIGTERM) unless `-t 0`;
+            # docker's kills at once and has no `-t`
+            done = self.call(["rm", "-f", "-t", "0", container] if self._podman else ["rm", "-f", container])
             gone = done.returncode == 0 or "no such container" in _text(done.stderr).lower()
         except EngineError:
             gone = False
@@ -334,6 +339,7 @@ class ContainerProvider(Provider):
             self._keeper.join(START_TIMEOUT)
         for container in warm:
             self.remove(container)
+        self._remove_orphans()  # those whose removal failed while the engine was away
 
 
 class _ContainerAttempt:
@@ -564,6 +570,15 @@ class _ContainerAttempt:
                 self.s.console.note(f"osci: bringing results back from the container: {_text(done.stderr)}")
             if archive.exists() and archive.stat().st_size:
                 _unpack(archive, self.s.request.build_dir, self.s.workspace)
+
+
+def _is_podman(engine: str) -> bool:
+    """podman or docker (or a wrapper of one): what `--version` says."""
+    try:
+        done = subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "docker" not in Path(engine).name
+    return "docker" not in done.stdout.lower()
 
 
 def _info_problem(engine: str) -> str | None:
