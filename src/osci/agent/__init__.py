@@ -1,0 +1,1 @@
+"""`osci agent`: run builds for a server from any machine that can reach it over HTTP(S)."""

@@ -29,6 +29,7 @@ VERBS: dict[str, str] = {
     "token": "osci.cli.token_cmd:token_group",
     "node": "osci.cli.node_cmd:node_group",
     "autohold": "osci.cli.node_cmd:autohold_command",
+    "agent": "osci.cli.agent_cmd:agent_command",
 }
 
 

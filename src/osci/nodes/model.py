@@ -35,6 +35,7 @@ class Node:
     default: bool = False  # runs the jobs that ask for no nodes (the local provider's nodes)
     cleaning: bool = False  # its reset runs (shown as `cleaning`)
     log_leases: bool = True  # a node event per build leased and released (not for local slots)
+    draining: bool = False  # takes no new builds (an agent stopping after its running ones)
 
     def serves(self, request: NodeRequest) -> bool:
         if request.label == ANY_LABEL:  # a job without a nodeset
@@ -45,7 +46,7 @@ class Node:
 
     @property
     def free(self) -> int:
-        return max(0, self.slots - self.used) if self.state == READY else 0
+        return max(0, self.slots - self.used) if self.state == READY and not self.draining else 0
 
     @property
     def shown_state(self) -> str:

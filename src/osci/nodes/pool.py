@@ -77,6 +77,7 @@ class NodePool:
         self.notify = notify
         self.nodes: dict[str, Node] = {}
         for provider in providers:
+            provider.attach(self)
             for node in provider.nodes():
                 self.nodes[node.name] = node
         self._lock = threading.RLock()
@@ -88,8 +89,9 @@ class NodePool:
         self._resumed: set[str] = set()  # labels an admin resumed while still over the threshold
         self.autoholds: list[Autohold] = []
         self.on_autohold: Callable[[int, str], Awaitable[None]] | None = None  # (autohold id, build)
+        # one thread per running build; agents add slots as they register (threads start lazily)
         slots = sum(n.slots for n in self.nodes.values())
-        self._threads = ThreadPoolExecutor(max_workers=max(1, slots) + 4, thread_name_prefix="osci-node")
+        self._threads = ThreadPoolExecutor(max_workers=max(slots + 4, 256), thread_name_prefix="osci-node")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probe_task: asyncio.Task | None = None
         self.running = 0
@@ -117,6 +119,8 @@ class NodePool:
             self._emit(node, "registered", f"provider {node.provider}, state {node.state}")
         for label in self.labels():
             self._check_halt(label)
+        for provider in self.providers.values():
+            await provider.start()
         self._probe_task = asyncio.create_task(self._probe_loop(), name="osci-node-probe")
 
     def close(self) -> None:
@@ -156,7 +160,7 @@ class NodePool:
                     chosen.append((item, name))
                     continue
                 requests = self._requests(build.job)
-                never = [r for r in requests if not any(n.serves(r) for n in self.nodes.values())]
+                never = [r for r in requests if not self._may_be_served(r)]
                 if never:
                     self._unservable[build.uuid] = "no provider has a node for " + ", ".join(
                         _describe(r) for r in never
@@ -231,10 +235,17 @@ class NodePool:
     def _halted_for(self, request: NodeRequest) -> bool:
         return request.label in self.halted
 
+    def _may_be_served(self, request: NodeRequest) -> bool:
+        return any(n.serves(request) for n in self.nodes.values()) or any(
+            p.could_serve(request) for p in self.providers.values()
+        )
+
     def _too_few(self, requests: list[NodeRequest]) -> str | None:
         """Why the providers can never give a nodeset all its nodes at once, or None."""
         for label in {r.label for r in requests}:
             wanted = [r for r in requests if r.label == label]
+            if any(p.could_serve(wanted[0]) for p in self.providers.values()):
+                continue  # more agents may register
             have = sum(n.slots for n in self.nodes.values() if any(n.serves(r) for r in wanted))
             if have < len(wanted):
                 return f"the nodeset needs {len(wanted)} nodes for {_describe(wanted[0])}; the providers have {have}"
@@ -352,6 +363,75 @@ class NodePool:
                 if node is not None:
                     node.failures = 0
 
+    # -- nodes that come and go (agents) ------------------------------------------------------
+
+    def add_node(self, node: Node, detail: str = "") -> None:
+        """A node registers (again): a known node keeps its admin state and its builds."""
+        with self._lock:
+            known = self.nodes.get(node.name)
+            if known is None:
+                self.nodes[node.name] = node
+                self._emit(node, "registered", detail)
+            else:
+                known.label, known.capabilities, known.address = node.label, node.capabilities, node.address
+                known.slots, known.draining = node.slots, False
+                if known.state == nm.OFFLINE:
+                    known.state, known.detail = nm.READY, ""
+                self._emit(known, "registered", detail)
+            self._check_halt(node.label)
+            self._changed.notify_all()
+        self._wake_scheduler()
+
+    def remove_node(self, name: str, why: str) -> None:
+        """A node leaves for good (an agent stopped cleanly); one still running builds stays, offline."""
+        with self._lock:
+            node = self.nodes.get(name)
+            if node is None:
+                return
+            if node.used:
+                node.state, node.detail = nm.OFFLINE, why
+                self._emit(node, "offline", why)
+            else:
+                del self.nodes[name]
+                node.state, node.detail = nm.OFFLINE, why
+                self._emit(node, "deregistered", why)
+            self._check_halt(node.label)
+            self._changed.notify_all()
+        self._wake_scheduler()
+
+    def drain_node(self, name: str, why: str) -> None:
+        """No new builds for the node; those it runs go on."""
+        with self._lock:
+            node = self.nodes.get(name)
+            if node is not None:
+                node.draining = True
+                node.detail = why
+                self._emit(node, "draining", why)
+
+    def node_offline(self, name: str, why: str) -> None:
+        """The node stopped answering while idle: out of service, not counted as a failure."""
+        with self._lock:
+            node = self.nodes.get(name)
+            if node is not None and node.state == nm.READY:
+                node.state, node.detail = nm.OFFLINE, why
+                self._emit(node, "offline", why)
+                self._check_halt(node.label)
+
+    def node_back(self, name: str, why: str) -> None:
+        """An offline node answers again (an agent polls): ready at once, without waiting for a probe."""
+        with self._lock:
+            node = self.nodes.get(name)
+            if node is None or node.state != nm.OFFLINE:
+                return
+            self._recovered(node, why)
+        self._wake_scheduler()
+
+    def _recovered(self, node: Node, why: str) -> None:
+        node.state, node.detail = nm.READY, ""
+        self._emit(node, "recovered", why)
+        self._check_halt(node.label)
+        self._changed.notify_all()
+
     def _provider_spec(self, node: Node) -> ProviderSpec:
         return self.providers[node.provider].spec
 
@@ -395,10 +475,7 @@ class NodePool:
                 if problem is None:
                     with self._lock:
                         if node.state == nm.OFFLINE:
-                            node.state, node.detail = nm.READY, ""
-                            self._emit(node, "recovered", "the node answers again")
-                            self._check_halt(node.label)
-                            self._changed.notify_all()
+                            self._recovered(node, "the node answers again")
                     self._wake_scheduler()
 
     def _tell_admins(self, message: str, nodes: list[Node]) -> None:

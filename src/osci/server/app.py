@@ -23,6 +23,7 @@ from osci.merger import repos
 from osci.merger.speculate import Merger
 from osci.model import Event
 from osci.nodes.pool import NodePool
+from osci.nodes.providers.agent import AgentProvider
 from osci.scheduler.core import Scheduler, SchedulerError
 from osci.server import config_info
 from osci.server import nodes as server_nodes
@@ -341,6 +342,9 @@ class Server:
         from osci.web.app import create_app
 
         app = create_app(self.store, self.blobs, self)
+        app.state.agent_providers = [  # the agents' routes reach their provider (web/routes_agents.py)
+            p for p in (self.dispatcher.providers.values() if self.dispatcher else []) if isinstance(p, AgentProvider)
+        ]
         config = uvicorn.Config(
             app,
             host=self.settings.host,

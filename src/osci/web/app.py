@@ -15,6 +15,7 @@ from osci import __version__
 from osci.store import BlobStore, Store
 from osci.web import (
     metrics,
+    routes_agents,
     routes_builds,
     routes_control,
     routes_culprits,
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(routes_logs.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_nodes.router)
+    app.include_router(routes_agents.router)
     app.include_router(routes_dashboard.router)
     app.include_router(routes_culprits.router)
     app.mount("/static", routes_dashboard.static_files(), name="static")

@@ -19,7 +19,7 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _own_limit(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -45,6 +45,11 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def _own_limit(path: str) -> bool:
+    """Uploads with their own, larger limit: an agent's results (the provider's `max-upload`)."""
+    return path.startswith("/api/agent/work/") and path.endswith("/results")
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:

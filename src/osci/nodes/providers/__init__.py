@@ -11,6 +11,7 @@ DRIVERS = {
     "local": "osci.nodes.providers.local:LocalProvider",
     "static": "osci.nodes.providers.static:StaticProvider",
     "container": "osci.nodes.providers.container:ContainerProvider",
+    "agent": "osci.nodes.providers.agent:AgentProvider",
 }
 
 

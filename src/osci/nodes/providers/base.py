@@ -5,10 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from osci.config.providers import ProviderSpec
 from osci.executor.attempt import AttemptSetup
-from osci.model import Attempt
+from osci.model import Attempt, NodeRequest
 from osci.nodes.model import Node
 
 
@@ -46,6 +47,19 @@ class Provider(ABC):
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
         self.name = spec.name
+        self.pool: Any = None  # the NodePool, set by `attach` (providers whose nodes come and go)
+
+    def attach(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def start(self) -> None:
+        """Background work of the provider (on the server's loop), once the pool starts."""
+        return None
+
+    def could_serve(self, request: NodeRequest) -> bool:
+        """Whether a node for `request` may still appear (agents register later): such builds
+        wait instead of ending as ERROR for want of a node."""
+        return False
 
     @abstractmethod
     def nodes(self) -> list[Node]: ...
