@@ -113,6 +113,17 @@ def copy(source: Path, workspace: Path, skip: list[Path], console: Console) -> N
     console.note(f"osci: workspace {workspace}: copied {source}")
 
 
+def make_self_contained(workspace: Path) -> None:
+    """`clone` borrows the source's objects (--shared); a workspace sent to another machine
+    (an agent, a lab host) needs them in its own .git."""
+    alternates = workspace / ".git" / "objects" / "info" / "alternates"
+    if alternates.exists():
+        result = _git(["repack", "-a", "-d", "-q"], cwd=workspace)
+        if result.returncode != 0:
+            raise WorkspaceError(f"git repack failed: {result.stderr.strip()}")
+        alternates.unlink()
+
+
 def remove(workspace: Path) -> None:
     """Remove a workspace, even with read-only files in it; never raises."""
 

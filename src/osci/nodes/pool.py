@@ -154,24 +154,23 @@ class NodePool:
             # labels a multi-node build waits for: builds behind it do not take their nodes, so a
             # stream of single-node builds cannot starve it (nodes go in order, as in nodepool)
             blocked: set[str] = set()
+            free = sum(n.free for n in self.nodes.values())
+            verdicts: dict[tuple, str | None] = {}  # nodeset -> why no node can ever run it (per call)
             for item, name in waiting:
                 build = item.builds[name]
                 if build.uuid in self._leases or build.uuid in self._unservable:
                     chosen.append((item, name))
                     continue
                 requests = self._requests(build.job)
-                never = [r for r in requests if not self._may_be_served(r)]
-                if never:
-                    self._unservable[build.uuid] = "no provider has a node for " + ", ".join(
-                        _describe(r) for r in never
-                    )
+                shape = tuple((r.label, tuple(r.requires)) for r in requests)
+                if shape not in verdicts:
+                    verdicts[shape] = self._never(requests)
+                if verdicts[shape] is not None:
+                    self._unservable[build.uuid] = verdicts[shape] or ""
                     chosen.append((item, name))
                     continue
-                short = self._too_few(requests)
-                if short:
-                    self._unservable[build.uuid] = short
-                    chosen.append((item, name))
-                    continue
+                if free <= 0:
+                    continue  # thousands of waiting builds and no free node: nothing to look for
                 if any(self._halted_for(r) for r in requests):
                     continue
                 if any(r.label in waiting_labels or r.label in blocked for r in requests):
@@ -182,6 +181,7 @@ class NodePool:
                         blocked.update(r.label for r in requests)
                     continue
                 self._lease(build.uuid, requests, nodes)
+                free -= len(nodes)
                 chosen.append((item, name))
         return chosen
 
@@ -234,6 +234,13 @@ class NodePool:
 
     def _halted_for(self, request: NodeRequest) -> bool:
         return request.label in self.halted
+
+    def _never(self, requests: list[NodeRequest]) -> str | None:
+        """Why no node can ever run this nodeset, or None."""
+        never = [r for r in requests if not self._may_be_served(r)]
+        if never:
+            return "no provider has a node for " + ", ".join(_describe(r) for r in never)
+        return self._too_few(requests)
 
     def _may_be_served(self, request: NodeRequest) -> bool:
         return any(n.serves(request) for n in self.nodes.values()) or any(

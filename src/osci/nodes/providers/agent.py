@@ -107,6 +107,7 @@ class AgentProvider(Provider):
         self.poll_wait = max(0.5, min(WAIT_MAX, self.timeout / 3))
         self.max_upload = spec.max_upload * 1024 * 1024
         self.allowed = {label.name: label for label in spec.labels}
+        self.archives = WorkspaceArchives()
 
     # -- the Provider interface ---------------------------------------------------------------
 
@@ -148,17 +149,11 @@ class AgentProvider(Provider):
             return Attempt(setup.number, Result.ABORTED, start, time.time(), reason="cancelled before it started")
         req, console = setup.request, setup.console
         try:
-            setup.workspace.mkdir(parents=True, exist_ok=True)
-            if req.ref is not None:
-                workspaces.clone(req.source, req.ref, setup.workspace, req.branch, console)
-            else:
-                skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
-                workspaces.copy(req.source, setup.workspace, skip, console)
-        except (workspaces.WorkspaceError, OSError) as exc:
+            archive = self.archives.acquire(req, setup.workspace, console)
+        except (workspaces.WorkspaceError, OSError, tarfile.TarError) as exc:
             console.note(f"osci: workspace: {exc}")
             return Attempt(setup.number, Result.ERROR, start, time.time(), reason=f"workspace: {exc}")
-        archive = setup.workspace.parent / f"{req.uuid}-{setup.number}.agent.tar"
-        _pack(archive, setup.workspace)
+        setup.workspace.mkdir(parents=True, exist_ok=True)  # where the result files come back
         assignment = Assignment(
             id=f"{req.uuid}-{setup.number}",
             agent=node,
@@ -193,7 +188,7 @@ class AgentProvider(Provider):
                     console.note(f"osci: the agent's results could not be unpacked: {exc}")
             return _attempt(setup.number, assignment.attempt or {}, start)
         finally:
-            archive.unlink(missing_ok=True)
+            self.archives.release(archive)
             if assignment.results is not None:
                 assignment.results.unlink(missing_ok=True)
 
@@ -418,6 +413,75 @@ class AgentProvider(Provider):
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(agent.wake.set)
+
+
+class WorkspaceArchives:
+    """The workspaces handed to agents, as tar files. The jobs of one change get the same
+    workspace, so one clone and one tar per (repository, commit, branch) serve them all; a
+    working-directory copy (no ref) is packed for each attempt."""
+
+    KEEP = 32  # unused archives kept for the next jobs of the same change
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, str], Path] = {}
+        self._users: dict[Path, int] = {}
+        self._building: dict[tuple[str, str, str], threading.Lock] = {}
+        self._idle: list[tuple[str, str, str]] = []  # least recently used first
+
+    def acquire(self, req: Any, workspace: Path, console: Console) -> Path:
+        if req.ref is None or not workspaces.FULL_SHA.fullmatch(req.ref):
+            return self._build(req, workspace, console, workspace.parent / f"{workspace.name}.agent.tar")
+        key = (str(req.source), req.ref, req.branch or "")
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                path = self._entries.get(key)
+                if path is not None and path.exists():
+                    self._users[path] = self._users.get(path, 0) + 1
+                    with contextlib.suppress(ValueError):
+                        self._idle.remove(key)
+                    console.note(f"osci: workspace: {req.source} at {req.ref}, packed for an earlier job")
+                    return path
+            scratch = workspace.parent / f"{workspace.name}.pack"
+            path = self._build(req, scratch, console, workspace.parent / f"{req.ref}-{len(self._entries)}-{workspace.name}.agent.tar")
+            with self._lock:
+                self._entries[key] = path
+                self._users[path] = self._users.get(path, 0) + 1
+            return path
+
+    def release(self, path: Path) -> None:
+        with self._lock:
+            users = self._users.get(path, 0) - 1
+            key = next((k for k, p in self._entries.items() if p == path), None)
+            if users > 0:
+                self._users[path] = users
+                return
+            self._users.pop(path, None)
+            if key is None:
+                path.unlink(missing_ok=True)
+                return
+            self._idle.append(key)
+            while len(self._idle) > self.KEEP:
+                old = self._idle.pop(0)
+                self._entries.pop(old, Path("/nonexistent")).unlink(missing_ok=True)
+                self._building.pop(old, None)
+
+    @staticmethod
+    def _build(req: Any, folder: Path, console: Console, archive: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if req.ref is not None:
+                workspaces.clone(req.source, req.ref, folder, req.branch, console)
+                workspaces.make_self_contained(folder)
+            else:
+                skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
+                workspaces.copy(req.source, folder, skip, console)
+            _pack(archive, folder)
+        finally:
+            workspaces.remove(folder)
+        return archive
 
 
 def _attempt(number: int, data: dict[str, Any], start: float) -> Attempt:

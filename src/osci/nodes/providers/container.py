@@ -404,6 +404,7 @@ class _ContainerAttempt:
                 pass
             elif req.ref is not None:
                 workspaces.clone(req.source, req.ref, self.s.workspace, req.branch, console)
+                workspaces.make_self_contained(self.s.workspace)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
                 workspaces.copy(req.source, self.s.workspace, skip, console)

@@ -275,6 +275,7 @@ class _RemoteAttempt:
                 await asyncio.to_thread(
                     workspaces.clone, req.source, req.ref, self.s.workspace, req.branch, console
                 )
+                await asyncio.to_thread(workspaces.make_self_contained, self.s.workspace)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
                 await asyncio.to_thread(workspaces.copy, req.source, self.s.workspace, skip, console)
