@@ -224,3 +224,20 @@ def test_half_the_agents_lost_halts_the_label_until_they_come_back(make_server, 
     (build,) = server.wait_builds(1, project="demo")
     assert build["result"] == "SUCCESS"
     assert a2.process.poll() is None
+
+
+def test_after_a_server_restart_agents_register_again_and_keep_their_admin_state(make_server, repo, make_agent, tmp_path: Path):
+    server = start(make_server, repo, ["probe"])
+    a1, a2 = make_agent(server, "a1"), make_agent(server, "a2")
+    registered(server, "a1", "a2")
+    answer = server.client.post("/api/nodes/a1", json={"action": "maintenance", "reason": "new NIC"}, headers=server.auth())
+    assert answer.status_code == 200
+    assert server.terminate() == 0
+    server.start()
+    wait_for(lambda: "registering again" in a1.log() and "registering again" in a2.log(), 60, what="both agents to register again")
+    wait_for(lambda: nodes(server).get("a2", {}).get("state") == "ready", 30, what="a2 ready")
+    assert nodes(server)["a1"]["state"] == "maintenance"
+    push(repo)
+    (tmp_path / "go").touch()
+    (build,) = server.wait_builds(1, project="demo")
+    assert node_of(server, build["uuid"]) == "a2"

@@ -104,6 +104,7 @@ class Work:
         self.abandoned = threading.Event()
         self.stream = ConsoleStream()
         self.done = threading.Event()
+        self.reported = threading.Event()  # the server has its result: no longer "running"
         self.thread: threading.Thread | None = None
 
     def abandon(self) -> None:
@@ -177,7 +178,7 @@ class Agent:
         backoff = RETRY
         while True:
             with self.lock:
-                running = [w.id for w in self.works.values() if not w.done.is_set()]
+                running = [w.id for w in self.works.values() if not (w.done.is_set() or w.reported.is_set())]
                 for work_id in [i for i, w in self.works.items() if w.done.is_set()]:
                     del self.works[work_id]
             if self.stopping.is_set() and not running:
@@ -237,7 +238,7 @@ class Agent:
                 work.thread.start()
 
     def _abandon(self, work: Work) -> None:
-        if not work.abandoned.is_set():
+        if not work.abandoned.is_set() and not work.reported.is_set():
             self.say(f"osci agent: {work.id}: the server gave it up: abandoning it")
             work.abandon()
 
@@ -340,6 +341,7 @@ class Agent:
             if results and archive.exists():
                 self._retry(work, lambda: self.client.upload_results(work.id, archive))
             self._retry(work, lambda: self.client.finish(work.id, report))
+            work.reported.set()
         except Gone as exc:
             self.say(f"osci agent: {work.id}: not reported ({exc})")
 

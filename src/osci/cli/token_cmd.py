@@ -67,11 +67,12 @@ def create_command(store: Store, name: str, kind: str) -> None:
     """Create a token and print its secret (shown this once only)."""
     secret = store.create_token(name, kind)
     click.echo(secret)
-    click.echo(
-        f"token {name!r} ({kind}) created: keep the secret above, it is not shown again "
-        "(clients read it from --token, $OSCI_TOKEN or ~/.config/osci/token)",
-        err=True,
+    where = (
+        "agents read it from --token-file or $OSCI_AGENT_TOKEN"
+        if kind == "agent"
+        else "clients read it from --token, $OSCI_TOKEN or ~/.config/osci/token"
     )
+    click.echo(f"token {name!r} ({kind}) created: keep the secret above, it is not shown again ({where})", err=True)
 
 
 @token_group.command("list")

@@ -93,6 +93,9 @@ class NodePool:
         slots = sum(n.slots for n in self.nodes.values())
         self._threads = ThreadPoolExecutor(max_workers=max(slots + 4, 256), thread_name_prefix="osci-node")
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._verdicts: dict[int, tuple[Any, int, list[NodeRequest], str | None]] = {}
+        self._generation = 0  # bumped when nodes come or go (cached verdicts are then stale)
+        self._stored: dict[str, str] = {}  # admin states stored before a restart, of nodes not seen yet
         self._probe_task: asyncio.Task | None = None
         self.running = 0
 
@@ -111,17 +114,23 @@ class NodePool:
     async def start(self, stored: dict[str, str] | None = None) -> None:
         """Start probing; `stored` (node name -> state) restores what admins set before a restart."""
         self._loop = asyncio.get_running_loop()
+        self._stored = dict(stored or {})
         for node in self.nodes.values():
-            before = (stored or {}).get(node.name)
-            if before in (nm.MAINTENANCE, nm.HELD, nm.QUARANTINED):
-                node.state = before
-                node.detail = f"{before} before the restart"
+            self._restore_admin_state(node)
             self._emit(node, "registered", f"provider {node.provider}, state {node.state}")
         for label in self.labels():
             self._check_halt(label)
         for provider in self.providers.values():
             await provider.start()
         self._probe_task = asyncio.create_task(self._probe_loop(), name="osci-node-probe")
+
+    def _restore_admin_state(self, node: Node) -> None:
+        """What an admin set before a restart (maintenance, held, quarantined) holds again; for
+        agents, when they register again."""
+        before = self._stored.pop(node.name, None)
+        if before in (nm.MAINTENANCE, nm.HELD, nm.QUARANTINED):
+            node.state = before
+            node.detail = f"{before} before the restart"
 
     def close(self) -> None:
         if self._probe_task is not None:
@@ -155,18 +164,14 @@ class NodePool:
             # stream of single-node builds cannot starve it (nodes go in order, as in nodepool)
             blocked: set[str] = set()
             free = sum(n.free for n in self.nodes.values())
-            verdicts: dict[tuple, str | None] = {}  # nodeset -> why no node can ever run it (per call)
             for item, name in waiting:
                 build = item.builds[name]
                 if build.uuid in self._leases or build.uuid in self._unservable:
                     chosen.append((item, name))
                     continue
-                requests = self._requests(build.job)
-                shape = tuple((r.label, tuple(r.requires)) for r in requests)
-                if shape not in verdicts:
-                    verdicts[shape] = self._never(requests)
-                if verdicts[shape] is not None:
-                    self._unservable[build.uuid] = verdicts[shape] or ""
+                requests, verdict = self._verdict(build.job)
+                if verdict is not None:
+                    self._unservable[build.uuid] = verdict
                     chosen.append((item, name))
                     continue
                 if free <= 0:
@@ -234,6 +239,19 @@ class NodePool:
 
     def _halted_for(self, request: NodeRequest) -> bool:
         return request.label in self.halted
+
+    def _verdict(self, job: Any) -> tuple[list[NodeRequest], str | None]:
+        """A job's node requests and why no node can ever run them (None: some can), kept per
+        job object until the nodes change: `select` sees every waiting build on every pass."""
+        cached = self._verdicts.get(id(job))
+        if cached is not None and cached[0] is job and cached[1] == self._generation:
+            return cached[2], cached[3]
+        requests = self._requests(job)
+        verdict = self._never(requests)
+        if len(self._verdicts) > 20000:
+            self._verdicts.clear()
+        self._verdicts[id(job)] = (job, self._generation, requests, verdict)
+        return requests, verdict
 
     def _never(self, requests: list[NodeRequest]) -> str | None:
         """Why no node can ever run this nodeset, or None."""
@@ -375,9 +393,11 @@ class NodePool:
     def add_node(self, node: Node, detail: str = "") -> None:
         """A node registers (again): a known node keeps its admin state and its builds."""
         with self._lock:
+            self._generation += 1
             known = self.nodes.get(node.name)
             if known is None:
                 self.nodes[node.name] = node
+                self._restore_admin_state(node)
                 self._emit(node, "registered", detail)
             else:
                 known.label, known.capabilities, known.address = node.label, node.capabilities, node.address
@@ -395,6 +415,7 @@ class NodePool:
             node = self.nodes.get(name)
             if node is None:
                 return
+            self._generation += 1
             if node.used:
                 node.state, node.detail = nm.OFFLINE, why
                 self._emit(node, "offline", why)

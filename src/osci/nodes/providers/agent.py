@@ -420,7 +420,9 @@ class WorkspaceArchives:
     workspace, so one clone and one tar per (repository, commit, branch) serve them all; a
     working-directory copy (no ref) is packed for each attempt."""
 
-    KEEP = 32  # unused archives kept for the next jobs of the same change
+    KEEP = 256  # unused archives kept for the next jobs of the same change (fair share takes
+    # turns across projects, so many changes are in flight at once) ...
+    KEEP_BYTES = 2 * 1024**3  # ... within this much disk
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -463,9 +465,13 @@ class WorkspaceArchives:
                 path.unlink(missing_ok=True)
                 return
             self._idle.append(key)
-            while len(self._idle) > self.KEEP:
+            kept = sum(_size(self._entries[k]) for k in self._idle)
+            while self._idle and (len(self._idle) > self.KEEP or kept > self.KEEP_BYTES):
                 old = self._idle.pop(0)
-                self._entries.pop(old, Path("/nonexistent")).unlink(missing_ok=True)
+                gone = self._entries.pop(old, None)
+                if gone is not None:
+                    kept -= _size(gone)
+                    gone.unlink(missing_ok=True)
                 self._building.pop(old, None)
 
     @staticmethod
@@ -482,6 +488,13 @@ class WorkspaceArchives:
         finally:
             workspaces.remove(folder)
         return archive
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _attempt(number: int, data: dict[str, Any], start: float) -> Attempt:
