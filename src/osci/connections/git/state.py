@@ -55,5 +55,5 @@ class RefState:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self._projects, indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(self._projects, separators=(",", ":")))  # written on every ref update: compact
         os.replace(tmp, self.path)
