@@ -106,6 +106,31 @@ def step_env(ctx: StepContext, variables: dict[str, Any], extra_env: dict[str, s
     return env
 
 
+def remote_step_env(request: Any, attempt: int, variables: dict[str, Any], marker: str, root: Path) -> dict[str, str]:
+    """The environment of a step run on another machine (a lab host, a container): the job's
+    vars, the request's extra variables and the OSCI_* variables pointing at `root` there
+    (`root/ws`, `root/.osci/...`), without this machine's own environment."""
+    ctx = StepContext(
+        job=request.job.name,
+        build=request.uuid,
+        attempt=attempt,
+        workspace=root / "ws",
+        log_dir=root / ".osci" / "logs",
+        artifacts=root / ".osci" / "artifacts",
+        vars_file=root / ".osci" / "vars.json",
+        marker=marker,
+        project=request.project,
+        branch=request.branch,
+        ref=request.ref,
+        change=request.change,
+    )
+    env = dict(vars_env(variables)[0])
+    env.update({str(k): str(v) for k, v in request.extra_env.items()})
+    env.update({k: v for k, v in step_env(ctx, {}, {}).items() if k.startswith("OSCI_")})
+    env.update(marker_env(marker))
+    return env
+
+
 def write_vars_file(path: Path, variables: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(variables, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

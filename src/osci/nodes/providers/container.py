@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from osci.config.providers import DEFAULT_CONTAINER_MAX, ImageSpec, ProviderSpec
 from osci.executor import workspace as workspaces
 from osci.executor.attempt import AttemptSetup
-from osci.executor.env import StepContext, step_env, vars_env
+from osci.executor.env import remote_step_env
 from osci.executor.proctree import marker_env
 from osci.executor.step import KILL_GRACE, Leftovers, run_step
 from osci.model import Attempt, Result, Step
@@ -416,26 +416,7 @@ class _ContainerAttempt:
     def _env(self) -> dict[str, str]:
         """The step environment inside the container: the job's vars and the OSCI_* variables
         pointing at the container's folders (not the server's environment)."""
-        req = self.s.request
-        root = Path(str(self.root))
-        ctx = StepContext(
-            job=req.job.name,
-            build=req.uuid,
-            attempt=self.s.number,
-            workspace=root / "ws",
-            log_dir=root / ".osci" / "logs",
-            artifacts=root / ".osci" / "artifacts",
-            vars_file=root / ".osci" / "vars.json",
-            marker=self.s.marker,
-            project=req.project,
-            branch=req.branch,
-            ref=req.ref,
-            change=req.change,
-        )
-        env = dict(vars_env(self.s.variables)[0])
-        env.update({str(k): str(v) for k, v in req.extra_env.items()})
-        env.update({k: v for k, v in step_env(ctx, {}, {}).items() if k.startswith("OSCI_")})
-        env.update(marker_env(self.s.marker))
+        env = remote_step_env(self.s.request, self.s.number, self.s.variables, self.s.marker, Path(str(self.root)))
         env["OSCI_NODE"] = self.node
         env["OSCI_CONTAINER"] = str(self.container)
         env["OSCI_NODES"] = json.dumps(

@@ -40,8 +40,8 @@ from osci.config.providers import HostSpec, ProviderSpec
 from osci.executor import workspace as workspaces
 from osci.executor.attempt import AttemptSetup
 from osci.executor.console import Console, LineSplitter
-from osci.executor.env import StepContext, step_env, vars_env
-from osci.executor.proctree import MARKER_VAR, marker_env
+from osci.executor.env import remote_step_env
+from osci.executor.proctree import MARKER_VAR
 from osci.model import Attempt, Result, Step
 from osci.model.build import PhaseRun
 from osci.nodes.model import Node
@@ -238,26 +238,7 @@ class _RemoteAttempt:
     # -- the workspace there ------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        req = self.s.request
-        remote = Path(self.remote)
-        ctx = StepContext(
-            job=req.job.name,
-            build=req.uuid,
-            attempt=self.s.number,
-            workspace=remote / "ws",
-            log_dir=remote / ".osci" / "logs",
-            artifacts=remote / ".osci" / "artifacts",
-            vars_file=remote / ".osci" / "vars.json",
-            marker=self.s.marker,
-            project=req.project,
-            branch=req.branch,
-            ref=req.ref,
-            change=req.change,
-        )
-        env = dict(vars_env(self.s.variables)[0])
-        env.update({str(k): str(v) for k, v in req.extra_env.items()})
-        env.update({k: v for k, v in step_env(ctx, {}, {}).items() if k.startswith("OSCI_")})
-        env.update(marker_env(self.s.marker))
+        env = remote_step_env(self.s.request, self.s.number, self.s.variables, self.s.marker, Path(self.remote))
         env["OSCI_NODE"] = self.node
         env["OSCI_NODES"] = json.dumps(
             {
