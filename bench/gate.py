@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gatesim import Harness, Sim, make_pipeline  # noqa: E402
 
-POLICIES = ("zuul", "osci")
+POLICIES = ("zuul", "retry", "screen")
 
 
 def simulate(policy: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def test_gate_defaults_and_policy(files) -> None:
     assert (gate.window, gate.window_floor, gate.window_ceiling) == (20, 3, None)
     assert (gate.window_increase_type, gate.window_increase_factor) == ("linear", 1)
     assert (gate.window_decrease_type, gate.window_decrease_factor) == ("exponential", 2)
-    assert (gate.failure_policy, deploy.failure_policy) == ("zuul", "osci")
+    assert (gate.failure_policy, deploy.failure_policy) == ("zuul", "screen")
 
 
 def test_gate_key_errors(files, where) -> None:
@@ -41,7 +41,7 @@ def test_gate_key_errors(files, where) -> None:
         """,
     )
     errors = files.errors()
-    assert where(errors, "'failure-policy': 'bisect' is not one of osci, zuul") == [("osci.yaml", 4)]
+    assert where(errors, "'failure-policy': 'bisect' is not one of screen, retry, zuul") == [("osci.yaml", 4)]
     assert where(errors, "'window-ceiling' is below 'window-floor'") == [("osci.yaml", 6)]
     assert where(errors, "'window-increase-type': 'quadratic' is not one of linear, exponential") == [
         ("osci.yaml", 7)

@@ -23,7 +23,7 @@ def run(sim: Sim, slots: int = 4, changes: list[str] = CHANGES, **settings: obje
     return harness
 
 
-@pytest.mark.parametrize("policy", ["zuul", "osci"])
+@pytest.mark.parametrize("policy", ["zuul", "retry", "screen"])
 def test_one_failing_change_the_others_merge_in_order(policy: str) -> None:
     sim = Sim(bad={"c3"})
     harness = run(sim, failure_policy=policy)
@@ -34,7 +34,7 @@ def test_one_failing_change_the_others_merge_in_order(policy: str) -> None:
     assert all(commit in sim.passed_commits for commit in sim.pushes)
 
 
-@pytest.mark.parametrize("policy", ["zuul", "osci"])
+@pytest.mark.parametrize("policy", ["zuul", "retry", "screen"])
 def test_two_failures_and_a_failure_at_the_head(policy: str) -> None:
     sim = Sim(bad={"c1", "c5", "c6"})
     harness = run(sim, failure_policy=policy)
@@ -49,7 +49,7 @@ def test_zuul_ejects_a_change_whose_build_flaked_osci_does_not() -> None:
     run(zuul, failure_policy="zuul")
     assert "c2" not in zuul.branch
     osci = Sim(bad=set(), flaky={"base+c1+c2": 1})
-    harness = run(osci, failure_policy="osci")
+    harness = run(osci, failure_policy="retry")
     assert osci.branch == CHANGES  # c3's passing tree held c2: c2 merged with it
     assert harness.scheduler.gate.stats["retries"] == 0
     assert osci.untested_merges == 0
@@ -58,12 +58,12 @@ def test_zuul_ejects_a_change_whose_build_flaked_osci_does_not() -> None:
 def test_osci_reruns_a_failure_once_before_ejecting() -> None:
     # a flake at the end of the queue: nothing behind it can prove it, so it is re-run
     sim = Sim(bad=set(), flaky={"base+c1+c2+c3+c4+c5+c6+c7+c8": 1})
-    harness = run(sim, failure_policy="osci")
+    harness = run(sim, failure_policy="retry")
     assert sim.branch == CHANGES
     assert harness.scheduler.gate.stats["retries"] == 1
     # a real failure fails twice, then leaves
     sim = Sim(bad={"c8"})
-    harness = run(sim, failure_policy="osci")
+    harness = run(sim, failure_policy="retry")
     assert sim.branch == CHANGES[:-1] and harness.results()["c8"] == "FAILURE"
 
 
@@ -139,7 +139,7 @@ def test_a_refused_merge_fails_the_change_and_the_rest_merge() -> None:
 
 def test_status_shows_place_ahead_and_window() -> None:
     sim = Sim(bad=set())
-    harness = Harness(sim, make_pipeline(window=5), slots=2)
+    harness = Harness(sim, make_pipeline(window=5, failure_policy="retry"), slots=2)
     seen: list[dict] = []
 
     async def main() -> None:
@@ -174,3 +174,75 @@ def test_dequeue_of_a_gate_item_re_parents_the_items_behind() -> None:
     assert sim.branch == ["c1", "c3", "c4"]
     assert sim.untested_merges == 0
     assert "base+c1+c3" in sim.passed_commits  # c3 was tested again without c2
+
+
+def test_screen_probes_groups_and_merges_in_queue_order() -> None:
+    changes = [f"c{n}" for n in range(1, 13)]
+    sim = Sim(bad={"c3", "c10"})
+    harness = run(sim, slots=4, changes=changes, failure_policy="screen")
+    assert sim.branch == [c for c in changes if c not in ("c3", "c10")]  # in order, never a bad one
+    assert {c for c, r in harness.results().items() if r != "SUCCESS"} == {"c3", "c10"}
+    assert sim.untested_merges == 0 and all(commit in sim.passed_commits for commit in sim.pushes)
+    assert "base+c1+c2+c3+c4" in sim.tested_commits  # the first probe: four changes on the tip
+    assert "base+c3" in sim.tested_commits  # a failing group split down to the bad change alone
+    assert "base+c1+c2+c4+c5+c6+c7+c8" not in sim.tested_commits  # c5..c8 passed their probe: covered
+
+
+def test_screen_a_change_failing_alone_once_is_probed_again_not_ejected() -> None:
+    sim = Sim(bad={"c2"}, flaky={"base+c1": 1})  # the group fails (c2), then c1 alone flakes once
+    harness = run(sim, slots=4, changes=["c1", "c2"], failure_policy="screen")
+    assert harness.results() == {"c2": "FAILURE", "c1": "SUCCESS"}
+    assert sim.branch == ["c1"]
+    closed = {i.change: i for i in harness.closed}
+    assert "twice" in closed["c2"].message
+    assert closed["c2"].builds  # its report lists the failing build of its probe
+
+
+def test_screen_a_flaky_group_probe_costs_a_split_not_a_change() -> None:
+    sim = Sim(bad=set(), flaky={"base+c1+c2+c3+c4": 1})
+    harness = run(sim, slots=4, changes=["c1", "c2", "c3", "c4"], failure_policy="screen")
+    assert sim.branch == ["c1", "c2", "c3", "c4"]
+    assert all(r == "SUCCESS" for r in harness.results().values())
+    assert {"base+c1+c2", "base+c3+c4"} <= sim.tested_commits
+
+
+def test_screen_status_shows_probes_then_the_chain() -> None:
+    sim = Sim(bad=set())
+    harness = Harness(sim, make_pipeline(window=5), slots=4)  # screen: the default policy
+    seen: list[dict] = []
+
+    async def main() -> None:
+        await harness.scheduler.start()
+        for change in ["c1", "c2", "c3"]:
+            await harness.submit(change)
+        await harness.settle()
+        seen.append(harness.scheduler.status())
+        harness.clock.advance()  # the probe passes
+        await harness.settle()
+        harness.scheduler.wake()
+        await harness.settle()
+        seen.append(harness.scheduler.status())
+        await harness.scheduler.stop()
+
+    asyncio.run(main())
+    (queue,) = seen[0]["pipelines"][0]["queues"]
+    assert queue["failure_policy"] == "screen"
+    assert [i["screen"] for i in queue["items"]] == ["screening"] * 3
+    (probe,) = queue["probes"]
+    assert probe["changes"] == ["p change c1", "p change c2", "p change c3"]
+    assert probe["commits"] == {"p": "base+c1+c2+c3"}
+    (queue,) = seen[1]["pipelines"][0]["queues"]
+    items = queue["items"]
+    assert [i["screen"] for i in items] == ["good"] * 3 and not queue["probes"]
+    assert items[2]["ahead_changes"] == ["p change c1", "p change c2"]
+    assert [j["state"] for j in items[2]["jobs"]] == ["running"]  # the deepest builds...
+    assert [j["state"] for j in items[0]["jobs"]] == ["waiting"]  # ...and covers the items under it
+
+
+def test_screen_group_size_follows_the_measured_failure_rate() -> None:
+    queue = GateQueue("gate", "q", 20)
+    assert GateManager.group_size(queue) == 4  # the 10% prior
+    queue.screened, queue.bad = 200, 2
+    assert GateManager.group_size(queue) >= 8
+    queue.screened, queue.bad = 100, 45
+    assert GateManager.group_size(queue) == 1  # failing that often: one at a time

@@ -46,7 +46,7 @@ def git(cwd: Path, *args: str) -> str:
     return Repo._git(cwd, *args)
 
 
-def start(make_server, tmp_path: Path, *repos: Repo, policy: str = "osci") -> ServerProcess:
+def start(make_server, tmp_path: Path, *repos: Repo, policy: str = "screen") -> ServerProcess:
     for repo in repos:
         repo.write("README", f"{repo.name}\n")
         repo.commit("initial")
@@ -99,7 +99,7 @@ def seen(tmp_path: Path) -> set[str]:
     return set(path.read_text().split()) if path.exists() else set()
 
 
-@pytest.mark.parametrize("policy", ["osci", "zuul"])
+@pytest.mark.parametrize("policy", ["screen", "retry", "zuul"])
 def test_a_failing_change_is_never_merged_and_main_only_holds_tested_trees(
     make_server, tmp_path: Path, policy: str
 ):

@@ -175,12 +175,18 @@ def status_command(ctx: Ctx) -> None:
                 window = "unlimited" if queue.get("window") is None else safe(queue.get("window"))
                 ctx.line(f"  queue {safe(queue.get('name'))}: window {window}, "
                          f"failure policy {safe(queue.get('failure_policy'))}")  # fmt: skip
+            for probe in queue.get("probes") or []:  # screen: changes tested together on the tip
+                jobs = ", ".join(f"{safe(j.get('name'))} {safe(_job_state(j))}" for j in probe.get("jobs") or [])
+                ctx.line(f"    probe of {', '.join(safe(c) for c in probe.get('changes') or [])}"
+                         f"{': ' + jobs if jobs else ' (preparing)'}")  # fmt: skip
         for item in items:
             what = [f"change {item['change']}" if item.get("change") else "", item.get("ref") or ""]
             where = " ".join(safe(part) for part in [item.get("project"), *what] if part)
             branch = f" [{safe(item['branch'])}]" if item.get("branch") else ""
             place = f"#{item['place']} " if item.get("place") else ""
             gate = f" ({safe(item['gate'])})" if item.get("gate") else ""
+            if item.get("screen") and item["screen"] != "good":
+                gate += f" ({safe(item['screen'])})"
             ctx.line(f"  {place}{safe(item.get('id'))}  {where}{branch}{gate}")
             if item.get("ahead_changes"):
                 ctx.line(f"      tested on top of: {', '.join(safe(c) for c in item['ahead_changes'])}")

@@ -14,7 +14,7 @@ from osci.model import SourceLocation
 MANAGERS = ("independent", "supercedent", "dependent", "serial")
 PRECEDENCES = ("low", "normal", "high")
 WINDOW_TYPES = ("linear", "exponential")
-FAILURE_POLICIES = ("osci", "zuul")  # osci's addition: how a gate treats failures (scheduler/gate.py)
+FAILURE_POLICIES = ("screen", "retry", "zuul")  # osci's addition: how a gate treats failures (scheduler/gate.py)
 REPORTER_SLOTS = (
     "start",
     "success",
@@ -100,7 +100,7 @@ class Pipeline:
     window_increase_factor: float = 1
     window_decrease_type: str = "exponential"
     window_decrease_factor: float = 2
-    failure_policy: str = "osci"
+    failure_policy: str = "screen"
     supercedes: list[str] = field(default_factory=list)
     post_review: bool = False
     dequeue_on_new_patchset: bool = True

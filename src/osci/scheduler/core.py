@@ -127,6 +127,7 @@ class Scheduler:
             i
             for i in self.items.values()
             if i.live
+            and i.probe_of is None
             and (item is None or i.uuid == item)
             and (project is None or i.project == project)
             and (change is None or i.change == change)
@@ -143,7 +144,11 @@ class Scheduler:
     def status(self) -> dict[str, Any]:
         pipelines = []
         for pipeline in self._pipelines_by_precedence():
-            items = [i for i in self.items.values() if i.pipeline == pipeline.name and i.live]
+            items = [
+                i
+                for i in self.items.values()
+                if i.pipeline == pipeline.name and i.live and i.probe_of is None
+            ]
             if pipeline.manager in ("dependent", "serial"):
                 queues = self.gate.status(pipeline)
             else:
@@ -218,7 +223,11 @@ class Scheduler:
         gone = [
             i
             for i in self.items.values()
-            if i.live and event.change and i.project == event.project and i.change == event.change
+            if i.live
+            and i.probe_of is None
+            and event.change
+            and i.project == event.project
+            and i.change == event.change
         ]
         for item in gone:
             await self._close_aborted(item, st.DEQUEUED, f"{event.type}: the change was closed")
@@ -256,7 +265,12 @@ class Scheduler:
             )
             if pipeline.manager == "supercedent":
                 for older in list(self.items.values()):
-                    if older.live and older.pipeline == pipeline.name and older.key() == item.key():
+                    if (
+                        older.live
+                        and older.probe_of is None
+                        and older.pipeline == pipeline.name
+                        and older.key() == item.key()
+                    ):
                         await self._close_aborted(
                             older, st.SUPERSEDED, f"superseded by {item.newrev or item.uuid}"
                         )
@@ -274,6 +288,7 @@ class Scheduler:
         for older in list(self.items.values()):
             if (
                 older.live
+                and older.probe_of is None
                 and older.pipeline == pipeline
                 and (older.project, older.change) == (item.project, item.change)
                 and _older_patchset(older.patchset, item.patchset)
@@ -292,14 +307,17 @@ class Scheduler:
                 item.planning = True
                 self._spawn(self._plan(item), f"plan-{item.uuid}")
 
-    async def _plan(self, item: ItemState) -> None:
+    async def _plan(self, item: ItemState, generation: int | None = None) -> None:
+        """`generation`: the item's when the plan was asked for (a task starts later, and a gate
+        may have thrown the state it was asked for away meanwhile)."""
         try:
-            await self._plan_item(item)
+            await self._plan_item(item, item.generation if generation is None else generation)
         finally:
             item.planning = False  # only now: until the plan is recorded, no other pass may plan it
 
-    async def _plan_item(self, item: ItemState) -> None:
-        generation = item.generation
+    async def _plan_item(self, item: ItemState, generation: int) -> None:
+        if item.generation != generation:
+            return
         try:
             plan = await self.planner.plan(item)
         except Exception as exc:
@@ -331,16 +349,7 @@ class Scheduler:
             )
             await self._close(item, NO_JOBS, reasons, "no-jobs")
             return
-        builds: dict[str, BuildState] = {}
-        for name, job in graph.jobs.items():
-            key = (item.project, name)
-            if key not in self.estimates:  # asked once per job; kept current as builds succeed
-                self.estimates[key] = await self.records.estimated_duration(item.project, name)
-            estimate = self.estimates[key]
-            build_uuid = uuidlib.uuid4().hex
-            builds[name] = BuildState(
-                uuid=build_uuid, job=job, estimated=estimate, log_url=self.log_url_for(build_uuid)
-            )
+        builds = await self.new_builds(item, graph)
         if item.state != st.PREPARING or item.generation != generation:
             return
         item.graph, item.builds = graph, builds
@@ -358,6 +367,19 @@ class Scheduler:
             item.graph, item.builds, item.buildset_uuid = None, {}, None
             return
         item.state = st.ACTIVE  # dispatchable only once its builds are in the store
+
+    async def new_builds(self, item: ItemState, graph: JobGraph) -> dict[str, BuildState]:
+        """A waiting build for each job of the graph, with its estimated duration."""
+        builds: dict[str, BuildState] = {}
+        for name, job in graph.jobs.items():
+            key = (item.project, name)
+            if key not in self.estimates:  # asked once per job; kept current as builds succeed
+                self.estimates[key] = await self.records.estimated_duration(item.project, name)
+            build_uuid = uuidlib.uuid4().hex
+            builds[name] = BuildState(
+                uuid=build_uuid, job=job, estimated=self.estimates[key], log_url=self.log_url_for(build_uuid)
+            )
+        return builds
 
     def log_url_for(self, build_uuid: str) -> str:
         return f"{self.base_url}/logs/{build_uuid}/"
@@ -524,7 +546,8 @@ class Scheduler:
     def _reports(self, item: ItemState, slot: str, result: str | None) -> list[QueuedReport]:
         pipeline = self.config.pipelines.get(item.pipeline)
         reporters = (pipeline.reporters.get(slot) if pipeline else None) or {}
-        if not reporters or item.only_jobs is not None:  # a culprit search reports its verdict only
+        if not reporters or item.only_jobs is not None or item.probe_of is not None:
+            # a culprit search reports its verdict only; a gate's probe, through its items
             return []
         report = self.make_report(item, slot, result)
         return [(connection, slot, report, dict(options or {})) for connection, options in reporters.items()]

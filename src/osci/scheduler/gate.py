@@ -6,36 +6,50 @@ item ahead of it in its queue (its *chain*); `serial` is the same with a window 
 The queue's window (Zuul's parameters) says how many items, from the head, are planned and
 built at once: it grows as items merge and shrinks as they fail.
 
-Two failure policies (the pipeline's `failure-policy`):
+Three failure policies (the pipeline's `failure-policy`):
 
 - `zuul`: Zuul's dependent manager. An item with a failed voting job is *failing*: the items
   behind it are re-parented on the nearest non-failing item ahead and re-tested (their builds
   cancelled). A failing item is reported and removed once nothing unmerged is under it. The
   head merges once its own jobs all passed.
-- `osci` (the default): a failure only counts against an item once what is under it is known
-  good (it is at the head, or the item just ahead passed or is part of a passing tree); until
-  then the item stays in the chain. A counted failure is re-run once, with the item taken out
-  of the chain meanwhile (the items behind go on without it); a second failure reports and
-  removes it, a pass puts it back. And a passing item proves every item under it: the deepest
-  passing tree whose chain starts at the branch tips merges at once with everything under it
-  (the exact tested commit is what the branch gets), even if their own builds failed (a
-  flaky test) or are still running (they are cancelled).
+- `screen` (the default; osci's best on failures): group testing before speculation. New items
+  are *screened* in groups: one probe tests a few changes of a project together on the branch
+  tip (the group size follows the queue's measured failure rate). A passing probe makes its
+  changes *good*; a failing one is split in halves, down to one change, which fails only when
+  its probe alone fails twice (a flake does not eject it). Only good changes join the chain
+  (in queue order: a change waits for those ahead of it to be screened), so a bad change
+  rarely makes the items behind it re-test.
+  And the chain is sparse: an item runs its builds only when no deeper item of its project
+  (with at least its jobs, planned on top of it, not failed) covers it; the deepest passing
+  state merges with everything under it. Failures in the chain follow the `retry` rules.
+- `retry`: the chain as in `zuul`, but a failure only counts against an item once what is
+  under it is known good (it is at the head, or the item just ahead passed or is part of a
+  passing tree); until then the item stays in the chain. A counted failure is re-run once,
+  with the item taken out of the chain meanwhile (the items behind go on without it); a
+  second failure reports and removes it, a pass puts it back. And a passing item proves every
+  item under it: the deepest passing tree whose chain starts at the branch tips merges at once
+  with everything under it (the exact tested commit is what the branch gets), even if their
+  own builds failed (a flaky test) or are still running (they are cancelled).
 
-Either way nothing reaches a branch unless the exact commit it gets was tested: a merge
-pushes (or submits) the tested state of the deepest item of the batch.
+Whatever the policy nothing reaches a branch unless the exact commit it gets was tested: a
+merge pushes (or submits) the tested state of the deepest item of the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from osci.connections.base import ChangeToMerge, DependencyRef, MergeFailed
 from osci.model import Result
 from osci.scheduler import state as st
+from osci.scheduler.jobgraph import JobGraph, JobGraphError
+from osci.scheduler.ports import Plan
 from osci.scheduler.state import ItemState, buildset_result
 
 if TYPE_CHECKING:
@@ -44,14 +58,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("osci.scheduler.gate")
 
 GATE_MANAGERS = ("dependent", "serial")
-POLICIES = ("zuul", "osci")
-DEFAULT_POLICY = "osci"
+POLICIES = ("screen", "retry", "zuul")
+DEFAULT_POLICY = "screen"
 MERGE_ATTEMPTS = 5
 MERGE_BACKOFF = 2.0
 
 FAILING = "failing"  # out of the chain: reported once that is fair (see the policies)
 SUSPECT = "suspect"  # osci: its failure counted once; out of the chain while it is re-run
 MERGING = "merging"
+SCREENING = "screening"  # screen: in a running probe
+GOOD = "good"  # screen: passed a probe (or needs no probe): it may join the chain
+PRIOR_FAILURE_RATE = 0.1  # screen: what the group size assumes before a queue has verdicts
+PRIOR_WEIGHT = 10
+MAX_GROUP = 16
+PROBE_ERRORS = 2  # screen: probes of a group ending in infrastructure errors before the chain tests it
 
 
 @dataclass
@@ -61,6 +81,9 @@ class GateQueue:
     window: float
     items: list[str] = field(default_factory=list)
     merging: bool = False
+    probes: list[str] = field(default_factory=list)  # screen: the running probes' item ids
+    screened: int = 0  # screen: changes given a verdict alone or in a passing group...
+    bad: int = 0  # ...and those found bad: the failure rate the group size follows
 
 
 def is_change(item: ItemState) -> bool:
@@ -204,9 +227,43 @@ class GateManager:
     def dispatchable(self, item: ItemState) -> bool:
         queue = self.queues.get((item.pipeline, item.queue or ""))
         pipeline = self.pipeline(item)
-        if queue is None or pipeline is None or item.place is None:
+        if queue is None or pipeline is None or item.probe_of is not None:
             return True
-        return item.place <= self.limit(queue, pipeline)
+        if item.gate == MERGING:
+            return False  # a deeper passing state proved it: its own builds are not needed
+        if self.policy(pipeline) == "screen":
+            if item.screen != GOOD:
+                return False  # builds left from before a restart: it is screened first
+            if self._covered(queue, item):
+                return False
+        return item.place is None or item.place <= self.limit(queue, pipeline)
+
+    def _covered(self, queue: GateQueue, item: ItemState) -> bool:
+        """screen: a deeper item of its project and branch, planned on top of it with at least
+        its jobs and not failed, will test its state along with its own: it need not build."""
+        if item.gate:
+            return False
+        jobs = set(item.builds)
+        behind = False
+        for uuid in queue.items:
+            if uuid == item.uuid:
+                behind = True
+                continue
+            later = self.s.items.get(uuid) if behind else None
+            if (
+                later is None
+                or not later.live
+                or later.gate
+                or later.ahead_sig is None
+                or (later.project, later.branch) != (item.project, item.branch)
+                or item.uuid not in later.ahead
+            ):
+                continue
+            if later.graph is not None and not jobs <= set(later.builds):
+                continue
+            if self.tree(later) != "failed":
+                return True
+        return False
 
     async def process(self) -> None:
         for queue in list(self.queues.values()):
@@ -228,11 +285,17 @@ class GateManager:
                     item, Result.FAILURE, f"a change it depends on (item {gone[0]}) failed or left the queue",
                     "failure",
                 )  # fmt: skip
+        if policy == "screen":
+            await self._screen(queue, pipeline)
         items = self._live(queue)
         limit = self.limit(queue, pipeline)
         chain: list[str] = []
+        blocked = False
         for index, item in enumerate(items):
             item.place = index + 1
+            if policy == "screen" and (blocked or item.screen != GOOD):
+                blocked = True  # not screened yet: neither it nor the items behind it join the chain
+                continue
             expected = tuple((u, self.s.items[u].generation) for u in chain)
             if any(self._is_live(n) and n not in chain for n in item.needs):
                 # what it depends on is out of the chain (failing, re-run): it waits out with it
@@ -277,7 +340,7 @@ class GateManager:
                 item.bases.setdefault(project, base)
             item.under.append(_label(under))
         item.planning = True
-        self.s._spawn(self.s._plan(item), f"plan-{item.uuid}")
+        self.s._spawn(self.s._plan(item, item.generation), f"plan-{item.uuid}")
 
     async def _reset(self, item: ItemState, why: str) -> None:
         """Throw away the item's speculative state and builds; it is planned again."""
@@ -385,7 +448,7 @@ class GateManager:
             batch = [self.s.items[u] for u in self._live_chain(deepest)] + [deepest]
             self._merge(queue, pipeline, batch)
 
-    async def _fail(self, queue: GateQueue, pipeline: Any, item: ItemState) -> None:
+    async def _fail(self, queue: GateQueue, pipeline: Any, item: ItemState, *, shrink: bool = True) -> None:
         result = item.result if item.graph is None and item.result else str(buildset_result(item))
         if result == str(Result.SUCCESS):
             result = str(Result.FAILURE)
@@ -394,8 +457,220 @@ class GateManager:
             slot = "merge-conflict"
         message = item.message or "a voting job failed"
         self.stats["failed"] += 1
-        self.shrink(queue, pipeline)
+        if shrink:
+            self.shrink(queue, pipeline)
         await self._close(item, result, message, slot)
+
+    # -- screening (the `screen` policy) -------------------------------------------------------
+
+    @staticmethod
+    def group_size(queue: GateQueue) -> int:
+        """How many changes one probe tests: Dorfman's optimum for the failure rate measured in
+        this queue (a prior of 10% until it has verdicts of its own)."""
+        rate = (queue.bad + PRIOR_FAILURE_RATE * PRIOR_WEIGHT) / (queue.screened + PRIOR_WEIGHT)
+        best, cost = 1, 1.0
+        for size in range(2, MAX_GROUP + 1):
+            expected = 1 / size + 1 - (1 - rate) ** size  # probes per change, splits counted once
+            if expected < cost:
+                best, cost = size, expected
+        return best
+
+    async def _screen(self, queue: GateQueue, pipeline: Any) -> None:
+        """Probes come back (good changes join the chain, failing groups split, a change failing
+        alone twice is ejected); changes not screened yet are grouped into new probes."""
+        for probe_uuid in list(queue.probes):
+            probe = self.s.items.get(probe_uuid)
+            if probe is None:
+                queue.probes.remove(probe_uuid)
+                continue
+            members = [self.s.items.get(u) for u in probe.probe_of or []]
+            live = [m for m in members if m is not None and m.live and m.screen == SCREENING]
+            if len(live) != len(members):
+                await self._drop_probe(queue, probe, "a change of it left the queue")
+                for member in live:
+                    member.screen = ""
+                continue
+            verdict = self.probe_verdict(probe)
+            if verdict == "running":
+                continue
+            await self._drop_probe(queue, probe, f"the probe {verdict}")
+            await self._probe_done(queue, pipeline, probe, live, verdict)
+        ungrouped: dict[tuple[str, str | None], list[ItemState]] = {}
+        for item in self._live(queue):
+            if item.screen or item.gate:
+                continue
+            needs = [n for n in item.needs if n not in self.merged and self._is_live(n)]
+            if needs:  # tested in the chain, on top of what it needs
+                if all(self.s.items[n].screen == GOOD for n in needs):
+                    self._join_chain(queue, item)
+                continue
+            ungrouped.setdefault((item.project, item.branch), []).append(item)
+        size = self.group_size(queue)
+        for items in ungrouped.values():
+            for start in range(0, len(items), size):
+                self._new_probe(queue, items[start : start + size])
+
+    async def _probe_done(
+        self, queue: GateQueue, pipeline: Any, probe: ItemState, members: list[ItemState], verdict: str
+    ) -> None:
+        if verdict == "passed":
+            queue.screened += len(members)
+            for member in members:
+                self._join_chain(queue, member)
+        elif verdict == "error":  # infrastructure: once more, then the chain tests them itself
+            if probe.retried:
+                for member in members:
+                    self._join_chain(queue, member)
+            else:
+                self._new_probe(queue, members, retried=True)
+        elif len(members) > 1:  # one of them (at least) is bad: each half is probed
+            half = (len(members) + 1) // 2
+            self._new_probe(queue, members[:half])
+            self._new_probe(queue, members[half:])
+        else:
+            member = members[0]
+            member.screen_failures += 1
+            if verdict == "conflict" or member.screen_failures >= 2:
+                queue.screened += 1
+                queue.bad += 1
+                member.graph, member.builds = probe.graph, probe.builds
+                member.buildset_uuid, member.commits = probe.buildset_uuid, probe.commits
+                member.result = probe.result
+                member.message = probe.message or "a voting job failed on the branch tip, twice"
+                await self._fail(queue, pipeline, member, shrink=False)
+            else:  # a flaky test must not eject it: once more
+                self._new_probe(queue, members)
+
+    def _join_chain(self, queue: GateQueue, item: ItemState) -> None:
+        """A good change joins the chain once every change ahead of it in the queue has (queue
+        order is merge order, as in Zuul)."""
+        item.screen = GOOD
+        self.s.wake()
+
+    def _new_probe(self, queue: GateQueue, members: list[ItemState], *, retried: bool = False) -> None:
+        last = members[-1]
+        probe = ItemState(
+            uuid=uuidlib.uuid4().hex,
+            pipeline=last.pipeline,
+            project=last.project,
+            branch=last.branch,
+            ref=last.ref,
+            newrev=last.newrev,
+            change=last.change,
+            patchset=last.patchset,
+            author=last.author if len(members) == 1 else None,
+            connection=last.connection,
+            event_uuid=last.event_uuid,
+            enqueue_time=min(m.enqueue_time for m in members),
+            queue=queue.name,
+            probe_of=[m.uuid for m in members],
+            record_as=last.uuid,
+            retried=retried,
+        )
+        probe.under = [_label(m) for m in members]
+        for member in members:
+            member.screen = SCREENING
+        self.s.items[probe.uuid] = probe
+        queue.probes.append(probe.uuid)
+        probe.planning = True
+        self.s._spawn(self._plan_probe(probe, members), f"probe-{probe.uuid}")
+
+    async def _plan_probe(self, probe: ItemState, members: list[ItemState]) -> None:
+        """The probe's state: its changes merged in order onto the branch tip; its jobs: every
+        job of any of them, each run once."""
+        try:
+            plan = await self._probe_plan(probe, members)
+            if probe.state != st.PREPARING:
+                return
+            if not plan.error and plan.jobs:
+                try:
+                    graph = JobGraph.build(plan.jobs)
+                except JobGraphError as exc:
+                    plan = Plan(error=f"configuration error: {exc}")
+            if plan.error:
+                probe.result, probe.message = plan.result or str(Result.FAILURE), plan.error
+            elif not plan.jobs:
+                probe.result, probe.message = str(Result.SUCCESS), "no jobs to run"
+            else:
+                probe.graph, probe.builds = graph, await self.s.new_builds(probe, graph)
+                probe.commits = dict(plan.commits)
+                probe.source = str(plan.source) if plan.source else None
+                probe.checkout = plan.ref
+                probe.buildset_uuid = uuidlib.uuid4().hex
+                await self.s.records.item_planned(probe, [])
+                if probe.state != st.PREPARING:  # dropped while it was recorded
+                    await self._abort_builds(probe, "the probe was dropped")
+                    return
+            probe.state = st.ACTIVE
+        except Exception as exc:
+            log.exception("planning probe %s failed", probe.uuid)
+            if probe.state == st.PREPARING:
+                probe.graph, probe.builds = None, {}
+                probe.result, probe.message = str(Result.ERROR), f"could not plan the probe: {exc}"
+                probe.state = st.ACTIVE
+        finally:
+            probe.planning = False
+            self.s.wake()
+
+    async def _probe_plan(self, probe: ItemState, members: list[ItemState]) -> Plan:
+        onto: dict[str, str] = {}
+        jobs: dict[str, Any] = {}
+        plan = Plan()
+        for member in members:
+            clone = dataclasses.replace(
+                member, uuid=probe.uuid, onto=dict(onto), bases={}, commits={}, graph=None, builds={}
+            )
+            plan = await self.s.planner.plan(clone)
+            if plan.error:
+                return plan
+            onto.update(plan.commits or ({member.project: plan.ref} if plan.ref else {}))
+            for job in plan.jobs:
+                jobs[job.name] = job
+            if member.files is None and clone.files is not None:
+                member.files = clone.files
+        plan.jobs, plan.commits = list(jobs.values()), onto
+        return plan
+
+    @staticmethod
+    def probe_verdict(probe: ItemState) -> str:
+        """running, passed, failed (a voting job failed: a change of it is bad), conflict, or
+        error (infrastructure: nobody's fault)."""
+        if probe.state != st.ACTIVE:
+            return "running"
+        if probe.graph is None:
+            return {
+                str(Result.SUCCESS): "passed",
+                str(Result.MERGE_CONFLICT): "conflict",
+                str(Result.ERROR): "error",
+                str(Result.RETRY_LIMIT): "error",
+            }.get(probe.result or "", "failed")
+        voting = [b for b in probe.builds.values() if b.job.voting]
+        if any(b.result is not None and b.result.counts_against_change for b in voting):
+            return "failed"
+        if any(b.state != st.DONE for b in probe.builds.values()):
+            return "running"
+        result = buildset_result(probe)
+        if result is Result.SUCCESS:
+            return "passed"
+        return "failed" if result is Result.FAILURE else "error"
+
+    async def _drop_probe(self, queue: GateQueue, probe: ItemState, why: str) -> None:
+        probe.state = st.DEQUEUED
+        await self._abort_builds(probe, why)
+        self.s.items.pop(probe.uuid, None)
+        if probe.uuid in queue.probes:
+            queue.probes.remove(probe.uuid)
+
+    async def _abort_builds(self, item: ItemState, why: str) -> None:
+        aborted = []
+        for build in item.builds.values():
+            if build.state == st.RUNNING and build.uuid in self.s.orders:
+                self.s.orders[build.uuid].cancel.set()
+            elif build.state == st.WAITING:
+                build.state, build.result, build.reason = st.DONE, Result.ABORTED, why
+                aborted.append(build)
+        if aborted:
+            await self.s.records.build_done(item, None, None, aborted, False, [])
 
     # -- merging -----------------------------------------------------------------------------
 
@@ -510,15 +785,30 @@ class GateManager:
                 continue
             items = self._live(queue)
             limit = self.limit(queue, pipeline)
+            probes = [self.s.items[u] for u in queue.probes if u in self.s.items]
             queues.append(
                 {
                     "name": queue.name,
                     "window": None if math.isinf(limit) else int(limit),
                     "failure_policy": self.policy(pipeline),
                     "items": [i.summary() for i in items],
+                    "probes": [_probe_summary(p) for p in probes],
                 }
             )
         return queues
+
+
+def _probe_summary(probe: ItemState) -> dict[str, Any]:
+    """What the status shows of a probe: the changes it tests together, their state, its jobs."""
+    summary = probe.summary()
+    return {
+        "id": probe.uuid,
+        "items": list(probe.probe_of or []),
+        "changes": list(probe.under),
+        "commits": summary["commits"],
+        "state": summary["state"],
+        "jobs": summary["jobs"],
+    }
 
 
 def _label(item: ItemState) -> str:

@@ -86,6 +86,11 @@ class ItemState:
     place: int | None = None  # 1-based place in its queue
     under: list[str] = field(default_factory=list)  # the changes under its tested state, for status
     only_jobs: list[str] | None = None  # run only these jobs (a culprit search's builds)
+    # -- screening (the gate's `screen` failure policy) --
+    screen: str = ""  # "": not screened yet; "screening": in a probe; "good": passed one
+    screen_failures: int = 0  # probes of it alone that failed
+    probe_of: list[str] | None = None  # on a probe: the items whose changes it tests together
+    record_as: str | None = None  # on a probe: the item its buildsets are stored under
 
     @property
     def live(self) -> bool:
@@ -118,6 +123,7 @@ class ItemState:
             "place": self.place,
             "queue": self.queue,
             "gate": self.gate or None,
+            "screen": self.screen or None,
             "commits": dict(self.commits),
             "enqueue_time": self.enqueue_time,
             "buildset": self.buildset_uuid,

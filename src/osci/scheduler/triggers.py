@@ -47,7 +47,9 @@ def filter_matches(events: list[str], options: dict[str, Any], event: Event) -> 
     if comments and not _regex_any(comments, event.comment, search=True):
         return False
     # `approval: [{Code-Review: 2}]`: the votes the event itself carries (a comment-added's)
-    return all(approval_matches(dict(wanted), event.approvals) for wanted in _as_list(options.get("approval")))
+    return all(
+        approval_matches(dict(wanted), event.approvals) for wanted in _as_list(options.get("approval"))
+    )
 
 
 def pipeline_matches(pipeline: Any, event: Event) -> bool:

@@ -555,7 +555,7 @@ class Server:
     def metrics(self) -> dict[str, Any]:
         queues: dict[str, int] = {name: 0 for name in self.config.pipelines}
         for item in self.scheduler.items.values():
-            if item.live:
+            if item.live and item.probe_of is None:
                 queues[item.pipeline] = queues.get(item.pipeline, 0) + 1
         return {
             "queue_lengths": queues,

@@ -137,9 +137,12 @@ class StoreRecords:
             }
             for name, b in item.builds.items()
         ]
+        if item.probe_of is not None and len(item.probe_of) > 1:
+            for build in builds:  # a gate's probe of several changes: no one author to credit or blame
+                build["author"] = None
         await self.db(
             self.store.item_planned,
-            item.uuid,
+            item.record_as or item.uuid,
             item.buildset_uuid,
             graph,
             builds,

@@ -102,21 +102,18 @@ class SchedulingQueries(StoreBase):
             session.add(buildset)
             session.flush()
             for fields in builds:
-                session.add(
-                    Build(
-                        buildset_id=buildset.id,
-                        project=item.project,
-                        pipeline=item.pipeline,
-                        branch=item.branch,
-                        change=item.change,
-                        patchset=item.patchset,
-                        ref=item.ref,
-                        newrev=item.newrev,
-                        author=item.author,
-                        state="waiting",
-                        **fields,
-                    )
-                )
+                row = {
+                    "project": item.project,
+                    "pipeline": item.pipeline,
+                    "branch": item.branch,
+                    "change": item.change,
+                    "patchset": item.patchset,
+                    "ref": item.ref,
+                    "newrev": item.newrev,
+                    "author": item.author,
+                    **fields,  # a gate's probe of several changes names no author
+                }
+                session.add(Build(buildset_id=buildset.id, state="waiting", **row))
             item.state = "active"
             _queue_reports(session, item, buildset, reports)
 
