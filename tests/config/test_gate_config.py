@@ -46,3 +46,39 @@ def test_gate_key_errors(files, where) -> None:
     assert where(errors, "'window-increase-type': 'quadratic' is not one of linear, exponential") == [
         ("osci.yaml", 7)
     ]
+
+
+
+def test_the_old_name_of_the_retry_policy_still_loads(files) -> None:
+    files.write(
+        "osci.yaml",
+        """
+        - pipeline:
+            name: gate
+            manager: dependent
+            failure-policy: osci
+            trigger: {timer: [{time: "0 4 * * *"}]}
+        """,
+    )
+    assert files.load().pipelines["gate"].failure_policy == "retry"
+
+
+def test_required_projects_add_up_through_inheritance(files, where) -> None:
+    files.write(
+        "osci.yaml",
+        """
+        - job: {name: base, required-projects: [lib], run: [{script: "true"}]}
+        - job: {name: integration, parent: base, required-projects: [org/tools, lib]}
+        - job: {name: broken, required-projects: {lib: yes}, run: [{script: "true"}]}
+        """,
+    )
+    errors = files.errors()
+    assert where(errors, "a project name or a list of project names") == [("osci.yaml", 3)]
+    files.write(
+        "osci.yaml",
+        """
+        - job: {name: base, required-projects: [lib], run: [{script: "true"}]}
+        - job: {name: integration, parent: base, required-projects: [org/tools, lib]}
+        """,
+    )
+    assert files.load().freeze_job("integration").required_projects == ["lib", "org/tools"]

@@ -193,3 +193,47 @@ def test_a_gate_triggered_by_a_connection_that_cannot_merge_stops_the_server(tmp
         assert "osci.yaml:1" in server.log()
     finally:
         server.client.close()
+
+
+INTEGRATION_JOB = """
+- job:
+    name: integration
+    required-projects: [lib]
+    run:
+      script: |
+        lib=.osci/projects/lib
+        echo "$(git rev-parse HEAD) $(git -C $lib rev-parse HEAD) $(ls $lib | tr '\\n' ,)" >> @ROOT@/integration.txt
+        test -z "$(git status --porcelain)"  # the required projects stay out of the project's git
+"""
+
+
+def test_required_projects_are_checked_out_at_the_state_the_gate_tested(make_server, tmp_path: Path):
+    """In a queue shared by lib and demo, demo's job that requires lib gets lib as the gate
+    built it under demo's change: with lib's change ahead of it."""
+    lib, app = Repo(tmp_path, "lib"), Repo(tmp_path, "demo")
+    for repo in (lib, app):
+        repo.write("README", f"{repo.name}\n")
+        repo.commit("initial")
+        repo.push()
+    config = CONFIG.replace("@POLICY@", "screen").replace(
+        "    name: demo\n    queue: shared\n    gate: {jobs: [tests]}",
+        "    name: demo\n    queue: shared\n    gate: {jobs: [tests, integration]}",
+    ) + INTEGRATION_JOB
+    server = make_server(config)
+    server.start()
+    state = tmp_path / "data" / "connections" / "local" / "refs.json"
+    wait_for(lambda: state.exists() and '"lib"' in state.read_text() and '"demo"' in state.read_text(), 30,
+             what="the first poll")  # fmt: skip
+    propose(lib, "feature", {"feature": "1\n"}, "lib feature")
+    wait_for(lambda: "main/feature" in items(server), 30, what="lib's item")
+    propose(app, "use", {"uses-feature": "1\n"}, "app use\n\nDepends-On: lib:refs/proposals/main/feature\n")
+    found = closed(server, ["main/feature", "main/use"])
+    assert found["main/feature"]["result"] == "SUCCESS" and found["main/use"]["result"] == "SUCCESS", dump(found)
+    merged_app = git(app.bare, "rev-parse", "main")
+    merged_lib = git(lib.bare, "rev-parse", "main")
+    lines = [line.split() for line in (tmp_path / "integration.txt").read_text().splitlines()]
+    tested = [line for line in lines if line[0] == merged_app]
+    assert tested, lines  # the commit demo's main got is one its integration job ran on...
+    for _, lib_commit, listing in tested:  # ...with lib's change in it, at the commit lib's main got
+        assert "feature" in listing.split(","), lines
+        assert lib_commit == merged_lib, (lines, merged_lib)

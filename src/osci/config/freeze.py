@@ -80,6 +80,8 @@ def apply_definition(
             job.tags = _union(job.tags, value)
         elif attribute == "test-results":
             job.test_results = _union(job.test_results, value)
+        elif attribute == "required-projects":
+            job.required_projects = _union(job.required_projects, value)
         elif attribute == "dependencies":
             job.dependencies = [d.name for d in value]
             job.soft_dependencies = [d.name for d in value if d.soft]

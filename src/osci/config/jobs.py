@@ -34,6 +34,7 @@ JOB_ATTRIBUTES = (
     "tags",
     "test-results",
     "metrics",
+    "required-projects",
 )
 # A project pipeline's `- job: {overrides}` may not redefine what the job is.
 OVERRIDE_ATTRIBUTES = tuple(a for a in JOB_ATTRIBUTES if a not in ("name", "parent", "abstract", "final"))
@@ -183,6 +184,8 @@ def parse_job_attributes(
             value = section.str_list(key, "a list of tags")
         elif key == "test-results":
             value = section.str_list(key, "a glob or a list of globs")
+        elif key == "required-projects":
+            value = section.str_list(key, "a project name or a list of project names")
         else:  # metrics
             value = section.str_list(key, "a path or a list of paths")
         if value is not None:

@@ -14,7 +14,8 @@ from osci.model import SourceLocation
 MANAGERS = ("independent", "supercedent", "dependent", "serial")
 PRECEDENCES = ("low", "normal", "high")
 WINDOW_TYPES = ("linear", "exponential")
-FAILURE_POLICIES = ("screen", "retry", "zuul")  # osci's addition: how a gate treats failures (scheduler/gate.py)
+FAILURE_POLICIES = ("screen", "retry", "zuul")
+FAILURE_POLICY_ALIASES = {"osci": "retry"}  # its name before `screen` existed  # osci's addition: how a gate treats failures (scheduler/gate.py)
 REPORTER_SLOTS = (
     "start",
     "success",
@@ -206,7 +207,11 @@ def parse_pipeline(errors: ErrorList, body: PosDict, location: SourceLocation) -
         value = section.number(key, minimum=0)
         if value is not None:
             setattr(p, key.replace("-", "_"), value)
-    p.failure_policy = section.choice("failure-policy", FAILURE_POLICIES) or p.failure_policy
+    alias = FAILURE_POLICY_ALIASES.get(str(section.data.get("failure-policy")))
+    if alias is not None:
+        p.failure_policy = alias
+    else:
+        p.failure_policy = section.choice("failure-policy", FAILURE_POLICIES) or p.failure_policy
     if p.window_ceiling is not None and p.window_ceiling < p.window_floor:
         section.error("window-ceiling", f"pipeline '{name}': 'window-ceiling' is below 'window-floor'")
     supercedes, locs = section.str_list_with_locs("supercedes", "a pipeline name or a list of pipeline names")

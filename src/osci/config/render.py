@@ -45,6 +45,7 @@ def job_to_dict(job: FrozenJob) -> dict[str, Any]:
         "soft-dependencies": list(getattr(job, "soft_dependencies", [])),
         "vars": json.loads(json.dumps(job.vars, default=str)),
         "tags": list(job.tags),
+        "required-projects": list(job.required_projects),
         "test-results": list(job.test_results),
         "metrics": list(job.metrics),
         "inheritance": list(job.inheritance),
@@ -89,7 +90,7 @@ def job_to_text(job: FrozenJob) -> list[str]:
     for key in ("timeout", "post-timeout", "attempts", "voting"):
         if data[key] is not None:
             lines.append(f"  {key}: {json.dumps(data[key])}{where(key)}")
-    for key in ("branches", "files", "irrelevant-files", "tags", "test-results", "metrics"):
+    for key in ("branches", "files", "irrelevant-files", "tags", "required-projects", "test-results", "metrics"):
         if data[key]:
             lines.append(f"  {key}: {', '.join(data[key])}{where(key)}")
     if job.dependencies:

@@ -105,7 +105,7 @@ class AttemptRunner:
             if req.prepared:
                 pass
             elif req.ref is not None:
-                workspace.clone(req.source, req.ref, self.s.workspace, req.branch, console)
+                workspace.clone_all(req, self.s.workspace, console)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
                 workspace.copy(req.source, self.s.workspace, skip, console)

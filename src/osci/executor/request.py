@@ -25,6 +25,8 @@ class BuildRequest:
     workspace_root: Path | None = None  # where fresh workspaces are made (default: a temp dir)
     keep_workspace: bool = False
     prepared: bool = False  # the workspace is already there (an agent unpacked what the server sent)
+    # the job's required projects: name -> (repository, commit), cloned under .osci/projects/<name>
+    projects: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Callers may hand in strings; an empty ref means "no ref".

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from osci.executor.console import Console
 
@@ -96,6 +97,28 @@ def clone(source: Path, ref: str, workspace: Path, branch: str | None, console: 
     return sha
 
 
+PROJECTS_DIR = Path(".osci") / "projects"  # a job's required projects, inside its workspace
+
+
+def clone_all(req: Any, workspace: Path, console: Console) -> None:
+    """The request's project at its ref, and each of its required projects at the commit the
+    server chose (a gate's speculative state, or the branch tip) under `.osci/projects/<name>`."""
+    assert req.ref is not None
+    clone(req.source, req.ref, workspace, req.branch, console)
+    if not req.projects:
+        return
+    info = workspace / ".git" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    with (info / "exclude").open("a") as exclude:
+        exclude.write("/.osci/\n")  # the project's own `git status` stays clean
+    for name, (source, commit) in sorted(req.projects.items()):
+        target = workspace / PROJECTS_DIR / name
+        if not target.resolve().is_relative_to((workspace / PROJECTS_DIR).resolve()):
+            raise WorkspaceError(f"required project name {name!r} leaves the workspace")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clone(Path(source), commit, target, None, console)
+
+
 def copy(source: Path, workspace: Path, skip: list[Path], console: Console) -> None:
     """Copy the working directory as it is (uncommitted changes and .git included)."""
     if not source.is_dir():
@@ -116,12 +139,15 @@ def copy(source: Path, workspace: Path, skip: list[Path], console: Console) -> N
 def make_self_contained(workspace: Path) -> None:
     """`clone` borrows the source's objects (--shared); a workspace sent to another machine
     (an agent, a lab host) needs them in its own .git."""
-    alternates = workspace / ".git" / "objects" / "info" / "alternates"
-    if alternates.exists():
-        result = _git(["repack", "-a", "-d", "-q"], cwd=workspace)
-        if result.returncode != 0:
-            raise WorkspaceError(f"git repack failed: {result.stderr.strip()}")
-        alternates.unlink()
+    projects = workspace / PROJECTS_DIR
+    found = sorted(p.parent for p in projects.rglob(".git")) if projects.is_dir() else []
+    for repo in [workspace, *found]:
+        alternates = repo / ".git" / "objects" / "info" / "alternates"
+        if alternates.exists():
+            result = _git(["repack", "-a", "-d", "-q"], cwd=repo)
+            if result.returncode != 0:
+                raise WorkspaceError(f"git repack failed: {result.stderr.strip()}")
+            alternates.unlink()
 
 
 def remove(workspace: Path) -> None:

@@ -70,6 +70,8 @@ class FrozenJob:
     tags: list[str] = field(default_factory=list)
     test_results: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)  # paths of JSON metrics files, relative to the workspace
+    # other projects checked out beside the workspace (at the gate's speculative state, if any)
+    required_projects: list[str] = field(default_factory=list)
     inheritance: list[str] = field(default_factory=list)  # "job (file:line)" entries applied, in order
     location: SourceLocation | None = None
 

@@ -211,6 +211,7 @@ class NodePool:
             build_dir=self.build_dir(build.uuid),
             source=order.source or Path("."),
             ref=order.ref,
+            projects=dict(order.projects),
             project=item.project,
             branch=item.branch,
             change=item.change,

@@ -359,6 +359,7 @@ class Scheduler:
             )
         item.source = str(plan.source) if plan.source else None
         item.checkout = plan.ref
+        item.projects = dict(plan.projects)
         item.buildset_uuid = uuidlib.uuid4().hex
         try:
             await self.records.item_planned(item, self._reports(item, "start", None))
@@ -433,6 +434,7 @@ class Scheduler:
                 build=build,
                 source=Path(item.source) if item.source else None,
                 ref=item.checkout,
+                projects=dict(item.projects),
             )
             self.orders[build.uuid] = order
             self._spawn(self._run(order), f"build-{build.uuid}")

@@ -596,6 +596,7 @@ class GateManager:
                 probe.commits = dict(plan.commits)
                 probe.source = str(plan.source) if plan.source else None
                 probe.checkout = plan.ref
+                probe.projects = dict(plan.projects)
                 probe.buildset_uuid = uuidlib.uuid4().hex
                 await self.s.records.item_planned(probe, [])
                 if probe.state != st.PREPARING:  # dropped while it was recorded

@@ -32,6 +32,8 @@ class Plan:
     # and project -> the branch tip those commits were built on
     commits: dict[str, str] = field(default_factory=dict)
     bases: dict[str, str] = field(default_factory=dict)
+    # the jobs' required projects: name -> (repository, commit) the executor clones beside
+    projects: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class BuildOrder:
     build: BuildState
     source: Path | None
     ref: str | None
+    projects: dict[str, tuple[str, str]] = field(default_factory=dict)  # required projects
     cancel: threading.Event = field(default_factory=threading.Event)
     on_output: Callable[[str], None] | None = None
 

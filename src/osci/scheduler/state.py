@@ -71,6 +71,7 @@ class ItemState:
     planning: bool = False  # a plan request is in flight
     source: str | None = None  # the repository the executor clones (from the plan)
     checkout: str | None = None  # the exact commit it checks out
+    projects: dict[str, tuple[str, str]] = field(default_factory=dict)  # required: name -> (repo, commit)
     # -- gating (dependent and serial pipelines, see scheduler/gate.py) --
     queue: str | None = None  # the shared change queue it is in
     ahead: list[str] = field(default_factory=list)  # the items under its tested state, head first

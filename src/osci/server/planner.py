@@ -87,7 +87,48 @@ class ConfigPlanner:
                 plan.jobs.append(job)
             else:
                 plan.not_run.append((job.name, list(match.reasons)))
+        wanted = sorted({p for job in plan.jobs for p in job.required_projects if p != item.project})
+        if wanted:
+            required = await self._required(central, item, wanted)
+            if isinstance(required, Plan):
+                return required
+            plan.projects = required
         return plan
+
+    async def _required(
+        self, central: Any, item: ItemState, names: list[str]
+    ) -> dict[str, tuple[str, str]] | Plan:
+        """Where each required project is cloned from and at which commit: the state a gate
+        built for it under this item (the changes ahead of it), else its tip of the item's
+        branch (or its default branch, when it has no such branch)."""
+        found: dict[str, tuple[str, str]] = {}
+        for index, name in enumerate(names):
+            speculative = item.onto.get(name)
+            if speculative is not None and self.merger is not None:
+                found[name] = (str(self.merger.repo_path(name)), speculative)
+                continue
+            tip = ItemState(
+                uuid=f"{item.uuid}-required-{index}",
+                pipeline=item.pipeline,
+                project=name,
+                branch=item.branch,
+                ref=f"refs/heads/{item.branch}" if item.branch else None,
+                newrev=None,
+            )
+            if self.merger is not None and self.fetch_source is not None and needs_merger(tip, self.source_of):
+                prepared = await self._speculate(central, tip)
+                if isinstance(prepared, Plan):
+                    return Plan(error=f"required project {name}: {prepared.error}", result=prepared.result)
+                found[name] = (prepared[0], prepared[1])
+                continue
+            local = await self._local(tip)
+            if isinstance(local, Plan) and tip.branch:  # no such branch there: its default branch
+                tip.branch = tip.ref = None
+                local = await self._local(tip)
+            if isinstance(local, Plan):
+                return Plan(error=f"required project {name}: {local.error}")
+            found[name] = local
+        return found
 
     async def _local(self, item: ItemState) -> tuple[str, str] | Plan:
         """The repository (a local folder) and the commit of an item tested as it is."""

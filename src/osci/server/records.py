@@ -124,6 +124,7 @@ class StoreRecords:
             "dependencies": {name: list(job.dependencies) for name, job in item.graph.jobs.items()},
             "source": item.source,
             "checkout": item.checkout,
+            "projects": {name: list(where) for name, where in item.projects.items()},
             "not_run": [[name, reasons] for name, reasons in item.not_run],
             "files": item.files,
         }
@@ -227,6 +228,7 @@ class StoreRecords:
                 item.buildset_uuid = live.buildset.uuid
                 item.source = graph_data.get("source")
                 item.checkout = graph_data.get("checkout")
+                item.projects = {n: (w[0], w[1]) for n, w in (graph_data.get("projects") or {}).items()}
                 item.not_run = [(n, r) for n, r in graph_data.get("not_run", [])]
                 by_job = {b.job: b for b in live.builds}
                 for job in jobs:

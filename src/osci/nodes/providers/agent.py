@@ -434,7 +434,7 @@ class WorkspaceArchives:
     def acquire(self, req: Any, workspace: Path, console: Console) -> Path:
         if req.ref is None or not workspaces.FULL_SHA.fullmatch(req.ref):
             return self._build(req, workspace, console, workspace.parent / f"{workspace.name}.agent.tar")
-        key = (str(req.source), req.ref, req.branch or "")
+        key = (str(req.source), req.ref, req.branch or "", tuple(sorted(req.projects.items())))
         with self._lock:
             building = self._building.setdefault(key, threading.Lock())
         with building:
@@ -479,7 +479,7 @@ class WorkspaceArchives:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             if req.ref is not None:
-                workspaces.clone(req.source, req.ref, folder, req.branch, console)
+                workspaces.clone_all(req, folder, console)
                 workspaces.make_self_contained(folder)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])

@@ -403,7 +403,7 @@ class _ContainerAttempt:
             if req.prepared:
                 pass
             elif req.ref is not None:
-                workspaces.clone(req.source, req.ref, self.s.workspace, req.branch, console)
+                workspaces.clone_all(req, self.s.workspace, console)
                 workspaces.make_self_contained(self.s.workspace)
             else:
                 skip = [req.build_dir] + ([req.workspace_root] if req.workspace_root else [])
