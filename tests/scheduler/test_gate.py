@@ -23,6 +23,29 @@ def run(sim: Sim, slots: int = 4, changes: list[str] = CHANGES, **settings: obje
     return harness
 
 
+def statuses(harness: Harness, changes: list[str], steps: int = 0) -> list[dict]:
+    """The scheduler's status once the changes are enqueued, then after each of `steps` jumps
+    of the clock to the next build end."""
+    seen: list[dict] = []
+
+    async def main() -> None:
+        await harness.scheduler.start()
+        for change in changes:
+            await harness.submit(change)
+        await harness.settle()
+        seen.append(harness.scheduler.status())
+        for _ in range(steps):
+            harness.clock.advance()
+            await harness.settle()
+            harness.scheduler.wake()
+            await harness.settle()
+            seen.append(harness.scheduler.status())
+        await harness.scheduler.stop()
+
+    asyncio.run(main())
+    return seen
+
+
 @pytest.mark.parametrize("policy", ["zuul", "retry", "screen"])
 def test_one_failing_change_the_others_merge_in_order(policy: str) -> None:
     sim = Sim(bad={"c3"})
@@ -140,17 +163,7 @@ def test_a_refused_merge_fails_the_change_and_the_rest_merge() -> None:
 def test_status_shows_place_ahead_and_window() -> None:
     sim = Sim(bad=set())
     harness = Harness(sim, make_pipeline(window=5, failure_policy="retry"), slots=2)
-    seen: list[dict] = []
-
-    async def main() -> None:
-        await harness.scheduler.start()
-        for change in ["c1", "c2", "c3"]:
-            await harness.submit(change)
-        await harness.settle()
-        seen.append(harness.scheduler.status())
-        await harness.scheduler.stop()
-
-    asyncio.run(main())
+    seen = statuses(harness, ["c1", "c2", "c3"])
     (pipeline,) = seen[0]["pipelines"]
     (queue,) = pipeline["queues"]
     assert (queue["name"], queue["window"]) == ("p", 5)
@@ -209,22 +222,7 @@ def test_screen_a_flaky_group_probe_costs_a_split_not_a_change() -> None:
 def test_screen_status_shows_probes_then_the_chain() -> None:
     sim = Sim(bad=set())
     harness = Harness(sim, make_pipeline(window=5), slots=4)  # screen: the default policy
-    seen: list[dict] = []
-
-    async def main() -> None:
-        await harness.scheduler.start()
-        for change in ["c1", "c2", "c3"]:
-            await harness.submit(change)
-        await harness.settle()
-        seen.append(harness.scheduler.status())
-        harness.clock.advance()  # the probe passes
-        await harness.settle()
-        harness.scheduler.wake()
-        await harness.settle()
-        seen.append(harness.scheduler.status())
-        await harness.scheduler.stop()
-
-    asyncio.run(main())
+    seen = statuses(harness, ["c1", "c2", "c3"], steps=1)  # the second after the probe passed
     (queue,) = seen[0]["pipelines"][0]["queues"]
     assert queue["failure_policy"] == "screen"
     assert [i["screen"] for i in queue["items"]] == ["screening"] * 3

@@ -527,14 +527,19 @@ class Scheduler:
         await self.records.item_closed(item, [], reports)
         self.items.pop(item.uuid, None)
 
-    async def _close_aborted(self, item: ItemState, new_state: str, message: str) -> None:
+    def stop_builds(self, item: ItemState, why: str) -> list[BuildState]:
+        """Cancel the item's running builds; its waiting ones end ABORTED (returned, to record)."""
         aborted = []
         for build in item.builds.values():
             if build.state == st.RUNNING and build.uuid in self.orders:
                 self.orders[build.uuid].cancel.set()
             elif build.state == st.WAITING:
-                build.state, build.result, build.reason = st.DONE, Result.ABORTED, message
+                build.state, build.result, build.reason = st.DONE, Result.ABORTED, why
                 aborted.append(build)
+        return aborted
+
+    async def _close_aborted(self, item: ItemState, new_state: str, message: str) -> None:
+        aborted = self.stop_builds(item, message)
         item.state = new_state
         item.result = str(Result.ABORTED)
         item.message = message

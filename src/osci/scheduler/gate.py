@@ -344,15 +344,7 @@ class GateManager:
 
     async def _reset(self, item: ItemState, why: str) -> None:
         """Throw away the item's speculative state and builds; it is planned again."""
-        aborted = []
-        for build in item.builds.values():
-            if build.state == st.RUNNING and build.uuid in self.s.orders:
-                self.s.orders[build.uuid].cancel.set()
-            elif build.state == st.WAITING:
-                build.state, build.result, build.reason = st.DONE, Result.ABORTED, why
-                aborted.append(build)
-        if aborted:
-            await self.s.records.build_done(item, None, None, aborted, False, [])
+        await self._abort_builds(item, why)
         self.stats["resets"] += 1
         item.generation += 1
         item.ahead, item.ahead_sig, item.onto, item.bases, item.commits = [], None, {}, {}, {}
@@ -663,13 +655,7 @@ class GateManager:
             queue.probes.remove(probe.uuid)
 
     async def _abort_builds(self, item: ItemState, why: str) -> None:
-        aborted = []
-        for build in item.builds.values():
-            if build.state == st.RUNNING and build.uuid in self.s.orders:
-                self.s.orders[build.uuid].cancel.set()
-            elif build.state == st.WAITING:
-                build.state, build.result, build.reason = st.DONE, Result.ABORTED, why
-                aborted.append(build)
+        aborted = self.s.stop_builds(item, why)
         if aborted:
             await self.s.records.build_done(item, None, None, aborted, False, [])
 
@@ -765,13 +751,7 @@ class GateManager:
 
     async def _close(self, item: ItemState, result: Result | str, message: str, slot: str) -> None:
         """Report and remove an item; what it still runs is cancelled."""
-        aborted = []
-        for build in item.builds.values():
-            if build.state == st.RUNNING and build.uuid in self.s.orders:
-                self.s.orders[build.uuid].cancel.set()
-            elif build.state == st.WAITING:
-                build.state, build.result, build.reason = st.DONE, Result.ABORTED, message
-                aborted.append(build)
+        aborted = self.s.stop_builds(item, message)
         reports = self.s._close_state(item, result, message, slot)
         await self.s.records.item_closed(item, aborted, reports)
         self.s.items.pop(item.uuid, None)
