@@ -164,6 +164,7 @@ class NodePool:
             # stream of single-node builds cannot starve it (nodes go in order, as in nodepool)
             blocked: set[str] = set()
             free = sum(n.free for n in self.nodes.values())
+            unmatched: set[tuple[tuple[str | None, tuple[str, ...]], ...]] = set()  # found no nodes
             for item, name in waiting:
                 build = item.builds[name]
                 if build.uuid in self._leases or build.uuid in self._unservable:
@@ -180,8 +181,12 @@ class NodePool:
                     continue
                 if any(r.label in waiting_labels or r.label in blocked for r in requests):
                     continue  # retries of builds that lost their node, and multi-node builds, go first
+                wanted = tuple((r.label, tuple(r.requires)) for r in requests)
+                if wanted in unmatched:
+                    continue  # nodes only get busier during one selection: no need to look again
                 nodes = self._find(requests)
                 if nodes is None:
+                    unmatched.add(wanted)
                     if len(requests) > 1:
                         blocked.update(r.label for r in requests)
                     continue

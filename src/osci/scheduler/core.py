@@ -421,6 +421,7 @@ class Scheduler:
             return
         waiting = self._waiting_builds()
         select = getattr(self.dispatcher, "select", None)  # a node pool leases nodes by label
+        started: list[tuple[ItemState, BuildState]] = []
         for item, name in select(waiting) if select is not None else waiting[:free]:
             build = item.builds[name]
             build.state = st.RUNNING
@@ -428,7 +429,11 @@ class Scheduler:
             self._dispatched += 1
             self._served[_share(item)] = self._dispatched
             self.event_to_start.append(max(0.0, build.start_time - item.enqueue_time))
-            await self.records.build_started(item, build)
+            started.append((item, build))
+        if not started:
+            return
+        await self.records.builds_started(started)  # one transaction for the whole pass
+        for item, build in started:
             order = BuildOrder(
                 item=item,
                 build=build,

@@ -15,6 +15,7 @@ from osci.connections.smtp import SmtpConnection
 from osci.nodes.model import ADMIN_ACTIONS
 from osci.nodes.pool import NodePool
 from osci.store import Store
+from osci.store.nodes import NodeChange
 
 log = logging.getLogger("osci.server")
 
@@ -48,24 +49,11 @@ def make_pool(
                 except ReportError as exc:
                     log.error("could not e-mail the admins of provider %s: %s", spec.name, exc)
 
-    async def record(node: dict[str, Any], event: str, detail: str) -> None:
-        await db(
-            store.upsert_node,
-            node["name"],
-            label=node["label"] or "",
-            provider=node["provider"],
-            capabilities={
-                "provides": node["capabilities"],
-                "slots": node["slots"],
-                "address": node["address"],
-            },
-            state=node["state"],
-        )
-        await db(store.record_node_event, node["name"], event, detail)
-
+    recorder = NodeRecorder(store, db)
     pool = NodePool.from_specs(
-        specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=record, notify=notify
-    )
+        specs, slots=slots, build_dir=build_dir, workspace_root=workspace_root, record=recorder.record,
+        notify=notify,
+    )  # fmt: skip
 
     async def autohold_used(hold_id: int, build: str) -> None:
         await db(store.autohold_held, hold_id, build)
@@ -119,3 +107,38 @@ def node_action(pool: NodePool, name: str, action: str, reason: str = "") -> dic
     node = pool.admin(name, action, reason)
     log.info("node %s: %s by an admin%s", name, action, f" ({reason})" if reason else "")
     return node.to_dict()
+
+
+class NodeRecorder:
+    """Node changes written in batches: whatever happened while the last batch was being written
+    goes in the next transaction, in order (a grid of agents changes nodes dozens of times a
+    second; one transaction each would cost more than the builds)."""
+
+    def __init__(self, store: Store, db: Callable[..., Any]) -> None:
+        self.store, self.db = store, db
+        self.pending: list[NodeChange] = []
+        self.flushing: asyncio.Task | None = None
+
+    async def record(self, node: dict[str, Any], event: str, detail: str) -> None:
+        self.pending.append(
+            NodeChange(
+                name=node["name"],
+                label=node["label"] or "",
+                provider=node["provider"],
+                capabilities={"provides": node["capabilities"], "slots": node["slots"], "address": node["address"]},
+                state=node["state"],
+                event=event,
+                detail=detail,
+            )
+        )
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush())
+        await asyncio.shield(self.flushing)
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await self.db(self.store.record_node_changes, batch)
+            except Exception:
+                log.exception("recording %d node change(s) failed", len(batch))

@@ -151,8 +151,9 @@ class StoreRecords:
         )
         self._reported(reports)
 
-    async def build_started(self, item: ItemState, build: BuildState) -> None:
-        await self.db(self.store.start_build_at, build.uuid, build.node or "local", _dt(build.start_time))
+    async def builds_started(self, started: list[tuple[ItemState, BuildState]]) -> None:
+        rows = [(build.uuid, build.node or "local", _dt(build.start_time)) for _, build in started]
+        await self.db(self.store.start_builds_at, rows)
 
     async def build_done(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,19 +30,23 @@ class NodeQueries(StoreBase):
         """Create a node or update it; fields given as None are left as they are."""
         required("node name", name)
         with self._write() as session:
-            node = session.scalar(select(Node).where(Node.name == name))
-            if node is None:
-                node = Node(name=name, capabilities={})
-                session.add(node)
-            if label is not None:
-                node.label = label
-            if provider is not None:
-                node.provider = provider
-            if capabilities is not None:
-                node.capabilities = json_ready(capabilities)
-            node.state = state
-            node.updated_at = moment("now", now)
-            return node
+            return _upsert(session, name, label, provider, capabilities, state, moment("now", now))
+
+    def record_node_changes(self, changes: list[NodeChange], now: datetime | None = None) -> None:
+        """Nodes as they now are, each with the event that changed it, in one transaction (a busy
+        grid leases and releases nodes dozens of times a second)."""
+        when = moment("now", now)
+        with self._write() as session:
+            for change in changes:
+                node = _upsert(
+                    session, change.name, change.label, change.provider, change.capabilities, change.state, when
+                )
+                session.flush()
+                event = NodeEvent(
+                    node_id=node.id, type=required("node event type", change.event), detail=clean_text(change.detail)
+                )
+                event.time = when
+                session.add(event)
 
     def record_node_event(
         self, name: str, type: str, detail: str = "", now: datetime | None = None
@@ -122,3 +127,40 @@ class NodeQueries(StoreBase):
     def last_config_load(self) -> ConfigLoad | None:
         with self._read() as session:
             return session.scalar(select(ConfigLoad).order_by(ConfigLoad.id.desc()).limit(1))
+
+
+@dataclass
+class NodeChange:
+    """A node's fields as they now are, and the event that changed them."""
+
+    name: str
+    label: str | None
+    provider: str | None
+    capabilities: dict[str, Any] | None
+    state: str
+    event: str
+    detail: str = ""
+
+
+def _upsert(
+    session: Any,
+    name: str,
+    label: str | None,
+    provider: str | None,
+    capabilities: dict[str, Any] | None,
+    state: str,
+    when: datetime,
+) -> Node:
+    node = session.scalar(select(Node).where(Node.name == name))
+    if node is None:
+        node = Node(name=name, capabilities={})
+        session.add(node)
+    if label is not None:
+        node.label = label
+    if provider is not None:
+        node.provider = provider
+    if capabilities is not None:
+        node.capabilities = json_ready(capabilities)
+    node.state = state
+    node.updated_at = when
+    return node

@@ -184,15 +184,20 @@ class SchedulingQueries(StoreBase):
         _queue_reports(session, item, buildset, reports)
 
     def start_build_at(self, uuid: str, node: str, started: datetime) -> None:
+        self.start_builds_at([(uuid, node, started)])
+
+    def start_builds_at(self, started: list[tuple[str, str, datetime | None]]) -> None:
+        """Builds (uuid, node, when) marked running, in one transaction."""
         with self._write() as session:
-            build = session.scalar(select(Build).where(Build.uuid == uuid))
-            if build is None:
-                raise LookupError(f"no build {uuid}")
-            build.state = "running"
-            build.node = node
-            build.attempt_start = moment("started", started)
-            if build.start_time is None:
-                build.start_time = build.attempt_start
+            for uuid, node, when in started:
+                build = session.scalar(select(Build).where(Build.uuid == uuid))
+                if build is None:
+                    raise LookupError(f"no build {uuid}")
+                build.state = "running"
+                build.node = node
+                build.attempt_start = moment("started", when)
+                if build.start_time is None:
+                    build.start_time = build.attempt_start
 
     def resume(self) -> list[LiveItem]:
         """Interrupt what was running, then return the live items with their builds, in queue order."""
