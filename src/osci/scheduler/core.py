@@ -305,13 +305,13 @@ class Scheduler:
         for item in list(self.items.values()):
             if item.state == st.PREPARING and not item.planning and item.queue is None:
                 item.planning = True
-                self._spawn(self._plan(item), f"plan-{item.uuid}")
+                self._spawn(self._plan(item, item.generation), f"plan-{item.uuid}")
 
-    async def _plan(self, item: ItemState, generation: int | None = None) -> None:
+    async def _plan(self, item: ItemState, generation: int) -> None:
         """`generation`: the item's when the plan was asked for (a task starts later, and a gate
         may have thrown the state it was asked for away meanwhile)."""
         try:
-            await self._plan_item(item, item.generation if generation is None else generation)
+            await self._plan_item(item, generation)
         finally:
             item.planning = False  # only now: until the plan is recorded, no other pass may plan it
 

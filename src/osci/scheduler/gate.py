@@ -71,7 +71,6 @@ GOOD = "good"  # screen: passed a probe (or needs no probe): it may join the cha
 PRIOR_FAILURE_RATE = 0.1  # screen: what the group size assumes before a queue has verdicts
 PRIOR_WEIGHT = 10
 MAX_GROUP = 16
-PROBE_ERRORS = 2  # screen: probes of a group ending in infrastructure errors before the chain tests it
 
 
 @dataclass
@@ -494,7 +493,7 @@ class GateManager:
             needs = [n for n in item.needs if n not in self.merged and self._is_live(n)]
             if needs:  # tested in the chain, on top of what it needs
                 if all(self.s.items[n].screen == GOOD for n in needs):
-                    self._join_chain(queue, item)
+                    self._mark_good(item)
                 continue
             ungrouped.setdefault((item.project, item.branch), []).append(item)
         size = self.group_size(queue)
@@ -508,11 +507,11 @@ class GateManager:
         if verdict == "passed":
             queue.screened += len(members)
             for member in members:
-                self._join_chain(queue, member)
+                self._mark_good(member)
         elif verdict == "error":  # infrastructure: once more, then the chain tests them itself
             if probe.retried:
                 for member in members:
-                    self._join_chain(queue, member)
+                    self._mark_good(member)
             else:
                 self._new_probe(queue, members, retried=True)
         elif len(members) > 1:  # one of them (at least) is bad: each half is probed
@@ -533,9 +532,9 @@ class GateManager:
             else:  # a flaky test must not eject it: once more
                 self._new_probe(queue, members)
 
-    def _join_chain(self, queue: GateQueue, item: ItemState) -> None:
+    def _mark_good(self, item: ItemState) -> None:
         """A good change joins the chain once every change ahead of it in the queue has (queue
-        order is merge order, as in Zuul)."""
+        order is merge order, as in Zuul): the pass that builds the chain sees to that."""
         item.screen = GOOD
         self.s.wake()
 
@@ -628,24 +627,17 @@ class GateManager:
     def probe_verdict(probe: ItemState) -> str:
         """running, passed, failed (a voting job failed: a change of it is bad), conflict, or
         error (infrastructure: nobody's fault)."""
-        if probe.state != st.ACTIVE:
-            return "running"
-        if probe.graph is None:
+        if probe.state == st.ACTIVE and probe.graph is None:  # nothing to build: why not
             return {
                 str(Result.SUCCESS): "passed",
                 str(Result.MERGE_CONFLICT): "conflict",
                 str(Result.ERROR): "error",
                 str(Result.RETRY_LIMIT): "error",
             }.get(probe.result or "", "failed")
-        voting = [b for b in probe.builds.values() if b.job.voting]
-        if any(b.result is not None and b.result.counts_against_change for b in voting):
-            return "failed"
-        if any(b.state != st.DONE for b in probe.builds.values()):
-            return "running"
-        result = buildset_result(probe)
-        if result is Result.SUCCESS:
-            return "passed"
-        return "failed" if result is Result.FAILURE else "error"
+        verdict = GateManager.tree(probe)
+        if verdict == "failed" and buildset_result(probe) is not Result.FAILURE:
+            return "error"  # infrastructure, or aborted: nobody's fault
+        return verdict
 
     async def _drop_probe(self, queue: GateQueue, probe: ItemState, why: str) -> None:
         probe.state = st.DEQUEUED

@@ -183,9 +183,6 @@ class SchedulingQueries(StoreBase):
             session.flush()
         _queue_reports(session, item, buildset, reports)
 
-    def start_build_at(self, uuid: str, node: str, started: datetime) -> None:
-        self.start_builds_at([(uuid, node, started)])
-
     def start_builds_at(self, started: list[tuple[str, str, datetime | None]]) -> None:
         """Builds (uuid, node, when) marked running, in one transaction."""
         with self._write() as session:
