@@ -10,11 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nodes.sshhosts import netns_works  # noqa: F401  (re-exported for the fixture)
-
-
-def _run(*argv: str) -> None:
-    subprocess.run(list(argv), check=True, capture_output=True)
+from nodes.sshhosts import VethNamespace, netns_works  # noqa: F401  (netns_works: re-exported for the fixture)
 
 
 def make_token(data_dir: Path, name: str) -> str:
@@ -38,15 +34,9 @@ class AgentProcess:
         self.token = make_token(data_dir, name)
         self.netns = f"oa{os.getpid() % 100000}n{index}" if netns else None
         self.veth = f"oa{os.getpid() % 100000}v{index}"
-        if self.netns:
-            _run("ip", "netns", "add", self.netns)
-            _run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
-            _run("ip", "addr", "add", f"10.214.{index}.1/30", "dev", self.veth)
-            _run("ip", "link", "set", self.veth, "up")
-            _run("ip", "-n", self.netns, "addr", "add", f"10.214.{index}.2/30", "dev", "eth0")
-            _run("ip", "-n", self.netns, "link", "set", "eth0", "up")
-            _run("ip", "-n", self.netns, "link", "set", "lo", "up")
-            self.server_url = f"http://10.214.{index}.1:{server_port}"
+        self.link = VethNamespace(self.netns, self.veth, f"10.214.{index}") if self.netns else None
+        if self.link:
+            self.server_url = f"http://{self.link.local}:{server_port}"
         else:
             self.server_url = f"http://127.0.0.1:{server_port}"
         self.label, self.provides, self.slots = label, provides, slots
@@ -79,17 +69,16 @@ class AgentProcess:
         self.process.wait(10)
 
     def cut(self) -> None:
-        assert self.netns
-        _run("ip", "link", "set", self.veth, "down")
+        assert self.link
+        self.link.cut()
 
     def restore(self) -> None:
-        assert self.netns
-        _run("ip", "link", "set", self.veth, "up")
+        assert self.link
+        self.link.restore()
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        if self.netns:
-            subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
-            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+        if self.link:
+            self.link.delete()

@@ -38,6 +38,32 @@ def _run(*argv: str) -> None:
     subprocess.run(list(argv), check=True, capture_output=True)
 
 
+class VethNamespace:
+    """A network namespace joined to this one by a veth pair on `<subnet>.0/30`: `veth`
+    (`<subnet>.1`) here, `eth0` (`<subnet>.2`) there. Its link can be cut and restored."""
+
+    def __init__(self, name: str, veth: str, subnet: str) -> None:
+        self.name, self.veth = name, veth
+        self.local, self.address = f"{subnet}.1", f"{subnet}.2"
+        _run("ip", "netns", "add", name)
+        _run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+        _run("ip", "addr", "add", f"{self.local}/30", "dev", veth)
+        _run("ip", "link", "set", veth, "up")
+        _run("ip", "-n", name, "addr", "add", f"{self.address}/30", "dev", "eth0")
+        _run("ip", "-n", name, "link", "set", "eth0", "up")
+        _run("ip", "-n", name, "link", "set", "lo", "up")
+
+    def cut(self) -> None:
+        _run("ip", "link", "set", self.veth, "down")
+
+    def restore(self) -> None:
+        _run("ip", "link", "set", self.veth, "up")
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -68,14 +94,7 @@ class SshHost:
             f"SetEnv OSCI_TEST_HOST={name} HOME={self.root / 'home'}\n"
         )
         self.process: subprocess.Popen | None = None
-        if self.netns:
-            _run("ip", "netns", "add", self.netns)
-            _run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
-            _run("ip", "addr", "add", f"10.213.{index}.1/30", "dev", self.veth)
-            _run("ip", "link", "set", self.veth, "up")
-            _run("ip", "-n", self.netns, "addr", "add", f"{self.address}/30", "dev", "eth0")
-            _run("ip", "-n", self.netns, "link", "set", "eth0", "up")
-            _run("ip", "-n", self.netns, "link", "set", "lo", "up")
+        self.link = VethNamespace(self.netns, self.veth, f"10.213.{index}") if self.netns else None
 
     def known_hosts_line(self) -> str:
         key = (self.root / "hostkey.pub").read_text().split()
@@ -113,18 +132,17 @@ class SshHost:
 
     def cut(self) -> None:
         """Cut the host's network (namespaces only)."""
-        assert self.netns
-        _run("ip", "link", "set", self.veth, "down")
+        assert self.link
+        self.link.cut()
 
     def restore(self) -> None:
-        assert self.netns
-        _run("ip", "link", "set", self.veth, "up")
+        assert self.link
+        self.link.restore()
 
     def close(self) -> None:
         self.kill_sshd()
-        if self.netns:
-            subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
-            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+        if self.link:
+            self.link.delete()
 
 
 def _descendants(root: int) -> list[int]:
