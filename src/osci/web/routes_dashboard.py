@@ -40,6 +40,8 @@ PAGES = (
     "/tests",
     "/test",
     "/trends",
+    "/nodes",
+    "/node/{name:path}",
     "/events",
     "/config",
 )

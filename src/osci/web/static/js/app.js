@@ -16,6 +16,8 @@ const ROUTES = [
   [/^\/tests$/, "tests"],
   [/^\/test$/, "test"],
   [/^\/trends$/, "trends"],
+  [/^\/nodes$/, "nodes"],
+  [/^\/node\/(.+)$/, "node", ["name"]],
   [/^\/events$/, "events"],
   [/^\/config$/, "config"],
 ];
@@ -122,7 +124,7 @@ function scrollToHash() {
 }
 
 function highlightNav(page) {
-  const section = { build: "builds", buildset: "buildsets", job: "jobs", project: "projects", test: "tests" }[page] || page;
+  const section = { build: "builds", buildset: "buildsets", job: "jobs", project: "projects", test: "tests", node: "nodes" }[page] || page;
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.getAttribute("href") === `/${section}`);
   }
