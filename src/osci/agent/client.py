@@ -112,10 +112,12 @@ class AgentClient:
             content=chunks(),
         )
 
-    def finish(self, assignment: str, attempt: dict) -> None:
-        self._call(
-            "POST", f"/api/agent/work/{assignment}/finish", json={"session": self.session, "attempt": attempt}
-        )
+    def finish(self, assignment: str, attempt: dict, console: tuple[int, list[str]] | None = None) -> None:
+        """The attempt's report, with the console's last batch (seq, lines) when given."""
+        body: dict = {"session": self.session, "attempt": attempt}
+        if console is not None:
+            body["console"] = {"seq": console[0], "lines": console[1]}
+        self._call("POST", f"/api/agent/work/{assignment}/finish", json=body)
 
     def deregister(self) -> None:
         self._call("POST", "/api/agent/deregister", json={"session": self.session})

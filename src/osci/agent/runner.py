@@ -30,6 +30,7 @@ from typing import Any
 
 from osci import __version__
 from osci.agent.client import AgentClient, Gone, Refused, Unreachable
+from osci.agent.unpack import UnsafeArchive, unpack
 from osci.executor import BuildRequest
 from osci.executor.attempt import AttemptSetup, run_attempt
 from osci.executor.console import Console
@@ -55,6 +56,7 @@ class ConsoleStream:
         self.seq = 0
         self.dropped = 0
         self.in_flight: tuple[int, list[str]] | None = None  # resent as is until acknowledged
+        self.closed: tuple[int, list[str]] | None = None  # the last batch, sent with the report
 
     def add(self, line: str) -> None:
         with self.lock:
@@ -67,6 +69,8 @@ class ConsoleStream:
         with self.lock:
             if self.in_flight is not None:
                 return self.in_flight
+            if self.closed is not None:
+                return None
             if self.dropped:
                 self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
                 self.dropped = 0
@@ -87,10 +91,24 @@ class ConsoleStream:
         with self.lock:
             self.in_flight = None
 
-    @property
-    def empty(self) -> bool:
+    def last_batch(self) -> tuple[int, list[str]] | None:
+        """The lines left, as the batch that travels with the attempt's report (one request
+        fewer per build); None while a batch is in flight or more than one batch is left (the
+        streaming thread sends those first). After it, `next_batch` has nothing more."""
         with self.lock:
-            return not self.lines and self.in_flight is None
+            if self.closed is not None:
+                return self.closed
+            if self.in_flight is not None:
+                return None
+            if len(self.lines) > BATCH_LINES or sum(len(line) for line in self.lines) > BATCH_BYTES:
+                return None
+            if self.dropped:
+                self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
+                self.dropped = 0
+            self.seq += 1
+            self.closed = (self.seq, self.lines)
+            self.lines = []
+            return self.closed
 
 
 class Work:
@@ -277,13 +295,9 @@ class Agent:
             archive = work.dir / "ws.tar"
             try:
                 self._retry(work, lambda: self.client.download_workspace(work.id, archive))
-                with tarfile.open(archive) as tar:
-                    for member in tar.getmembers():
-                        if member.name == "ws" or member.name.startswith("ws/"):
-                            member.name = member.name[3:] or "."
-                            tar.extract(member, ws, filter="data")
+                unpack(archive, ws, prefix="ws/")
                 archive.unlink()
-            except (tarfile.TarError, OSError) as exc:
+            except (tarfile.TarError, OSError, UnsafeArchive) as exc:
                 console.note(f"osci agent: the workspace could not be unpacked: {exc}")
                 return {"result": "ERROR", "reason": f"agent {self.name}: workspace: {exc}"}
             if work.abandoned.is_set():
@@ -319,28 +333,37 @@ class Agent:
             console.close()
 
     def _pack_results(self, work: Work, job: Any, ws: Path, build_dir: Path) -> None:
+        """logs/, artifacts/ and the result files into results.tar; no archive (and no upload)
+        when there is none of them."""
+        files: dict[Path, str] = {}
+        for pattern in [*job.test_results, *job.metrics]:
+            with contextlib.suppress(ValueError, OSError):
+                for path in sorted(ws.glob(pattern)):
+                    if path.is_file() and not path.is_symlink():
+                        files.setdefault(path, f"ws/{path.relative_to(ws).as_posix()}")
+        folders = [sub for sub in ("logs", "artifacts") if any((build_dir / sub).iterdir())]
+        if not files and not folders:
+            return
         with tarfile.open(work.dir / "results.tar", "w") as tar:
-            for sub in ("logs", "artifacts"):
+            for sub in folders:
                 tar.add(str(build_dir / sub), arcname=sub)
-            seen: set[Path] = set()
-            for pattern in [*job.test_results, *job.metrics]:
-                with contextlib.suppress(ValueError, OSError):
-                    for path in sorted(ws.glob(pattern)):
-                        if path.is_file() and not path.is_symlink() and path not in seen:
-                            seen.add(path)
-                            tar.add(str(path), arcname=f"ws/{path.relative_to(ws).as_posix()}")
+            for path, name in files.items():
+                tar.add(str(path), arcname=name)
 
     def _deliver(self, work: Work, report: dict[str, Any], results: bool = True) -> None:
-        """Console first, then the results, then the attempt: each retried until the server
-        answers, unless it gives the attempt up (409 or an abandon in a poll)."""
+        """The results, then the attempt with the console's last lines: each retried until the
+        server answers, unless it gives the attempt up (409 or an abandon in a poll). Console
+        lines still being streamed go first, so the log keeps its order."""
         deadline = time.monotonic() + 60
-        while not work.stream.empty and not work.abandoned.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        last = work.stream.last_batch()
+        while last is None and not work.abandoned.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            last = work.stream.last_batch()
         try:
             archive = work.dir / "results.tar"
             if results and archive.exists():
                 self._retry(work, lambda: self.client.upload_results(work.id, archive))
-            self._retry(work, lambda: self.client.finish(work.id, report))
+            self._retry(work, lambda: self.client.finish(work.id, report, last))
             work.reported.set()
         except Gone as exc:
             self.say(f"osci agent: {work.id}: not reported ({exc})")

@@ -138,16 +138,18 @@ def copy(source: Path, workspace: Path, skip: list[Path], console: Console) -> N
 
 def make_self_contained(workspace: Path) -> None:
     """`clone` borrows the source's objects (--shared); a workspace sent to another machine
-    (an agent, a lab host) needs them in its own .git."""
+    (an agent, a lab host) needs them in its own .git. The clone's reflogs stay behind: a
+    fresh clone's are of no use there, and every file is one more to send and unpack."""
     projects = workspace / PROJECTS_DIR
     found = sorted(p.parent for p in projects.rglob(".git")) if projects.is_dir() else []
     for repo in [workspace, *found]:
         alternates = repo / ".git" / "objects" / "info" / "alternates"
         if alternates.exists():
-            result = _git(["repack", "-a", "-d", "-q"], cwd=repo)
+            result = _git(["repack", "-a", "-d", "-q", "-n"], cwd=repo)
             if result.returncode != 0:
                 raise WorkspaceError(f"git repack failed: {result.stderr.strip()}")
             alternates.unlink()
+        remove(repo / ".git" / "logs")
 
 
 def remove(workspace: Path) -> None:

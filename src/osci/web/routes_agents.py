@@ -62,9 +62,15 @@ class AttemptReport(Strict):
     phases: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
 
 
+class ConsoleBatch(Strict):
+    seq: int = Field(ge=1)
+    lines: list[Line] = Field(max_length=10000)
+
+
 class FinishRequest(Strict):
     session: Id
     attempt: AttemptReport
+    console: ConsoleBatch | None = None  # the console's last lines, with the report
 
 
 class SessionRequest(Strict):
@@ -173,7 +179,10 @@ async def results(request: Request, assignment: Id, token: AgentToken, x_osci_se
 @router.post("/work/{assignment}/finish", summary="The attempt's result; refused (409) once the server gave it up")
 async def finish(request: Request, assignment: Id, body: FinishRequest, token: AgentToken) -> Any:
     try:
-        _provider(request, token.name).finish(token.name, body.session, assignment, body.attempt.model_dump())
+        provider = _provider(request, token.name)
+        if body.console is not None:
+            provider.console(token.name, body.session, assignment, body.console.seq, body.console.lines)
+        provider.finish(token.name, body.session, assignment, body.attempt.model_dump())
     except AgentError as exc:
         raise _answer(exc) from None
     return {"finished": assignment}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from osci.config.providers import ProviderSpec
+from osci.config.providers import LabelSpec, ProviderSpec
 from osci.executor import workspace as workspaces
 from osci.executor.attempt import AttemptSetup
 from osci.executor.console import Console
@@ -141,6 +141,32 @@ class AgentProvider(Provider):
             if agent.lost or time.monotonic() - agent.last_seen > self.timeout:
                 return f"no word from the agent for {time.monotonic() - agent.last_seen:.0f} s"
         return None
+
+    def reconfigure(self, spec: ProviderSpec | None, **options: object) -> AgentProvider:
+        """A reload, in place (registered agents stay): labels taken, `max` (for new registrations),
+        heartbeat timeout, max upload. None: the provider was removed: it takes no more agents
+        (403, so they stop) while those running builds finish them."""
+        with self._lock:
+            if spec is None:
+                self.allowed = {"none (the provider was removed from the configuration)": LabelSpec("")}
+                return self
+            self.spec = spec
+            self.timeout = spec.heartbeat_timeout
+            self.poll_wait = max(0.5, min(WAIT_MAX, self.timeout / 3))
+            self.max_upload = spec.max_upload * 1024 * 1024
+            self.allowed = {label.name: label for label in spec.labels}
+        return self
+
+    def leave(self, node: Node, why: str) -> None:
+        """The pool dropped the agent's node (a reload removed its provider or its label): its next
+        poll is refused (409) and it registers again, with the provider that takes its label."""
+        with self._lock:
+            agent = self.agents.pop(node.name, None)
+            if agent is not None:
+                self._lose(agent, why)
+        if agent is not None:
+            self._wake(agent)
+            log.info("agent %s leaves provider %s: %s", node.name, self.name, why)
 
     def run_attempt(self, lease: Lease, setup: AttemptSetup) -> Attempt:
         start = time.time()
@@ -521,7 +547,9 @@ def _attempt(number: int, data: dict[str, Any], start: float) -> Attempt:
 
 
 def _pack(archive: Path, workspace: Path) -> None:
-    with tarfile.open(archive, "w") as tar:
+    # GNU headers: the default (pax) adds an extended header to most members, which doubles
+    # what every agent parses to unpack it
+    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tar:
         tar.add(str(workspace), arcname="ws")
 
 
