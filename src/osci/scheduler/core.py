@@ -372,10 +372,12 @@ class Scheduler:
     async def new_builds(self, item: ItemState, graph: JobGraph) -> dict[str, BuildState]:
         """A waiting build for each job of the graph, with its estimated duration."""
         builds: dict[str, BuildState] = {}
+        unknown = [name for name in graph.jobs if (item.project, name) not in self.estimates]
+        if unknown:  # asked once per job; kept current as builds succeed
+            for name, estimate in (await self.records.estimated_durations(item.project, unknown)).items():
+                self.estimates[item.project, name] = estimate
         for name, job in graph.jobs.items():
             key = (item.project, name)
-            if key not in self.estimates:  # asked once per job; kept current as builds succeed
-                self.estimates[key] = await self.records.estimated_duration(item.project, name)
             build_uuid = uuidlib.uuid4().hex
             builds[name] = BuildState(
                 uuid=build_uuid, job=job, estimated=self.estimates[key], log_url=self.log_url_for(build_uuid)

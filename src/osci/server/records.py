@@ -195,8 +195,8 @@ class StoreRecords:
         )
         self._reported(reports)
 
-    async def estimated_duration(self, project: str, job: str) -> float | None:
-        return await self.db(self.store.estimated_duration, project, job)
+    async def estimated_durations(self, project: str, jobs: list[str]) -> dict[str, float | None]:
+        return await self.db(self.store.estimated_durations, project, jobs)
 
     # -- recovery --
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from osci.store.base import StoreBase
 from osci.store.errors import NotFound, StoreError
@@ -36,17 +36,25 @@ class NodeQueries(StoreBase):
         """Nodes as they now are, each with the event that changed it, in one transaction (a busy
         grid leases and releases nodes dozens of times a second)."""
         when = moment("now", now)
+        for change in changes:
+            required("node event type", change.event)
         with self._write() as session:
+            names = sorted({change.name for change in changes})
+            nodes = {n.name: n for n in session.scalars(select(Node).where(Node.name.in_(names)))}
             for change in changes:
-                node = _upsert(
-                    session, change.name, change.label, change.provider, change.capabilities, change.state, when
-                )
-                session.flush()
-                event = NodeEvent(
-                    node_id=node.id, type=required("node event type", change.event), detail=clean_text(change.detail)
-                )
-                event.time = when
-                session.add(event)
+                node = nodes.get(change.name)
+                if node is None:
+                    node = nodes[change.name] = Node(name=required("node name", change.name), capabilities={})
+                    session.add(node)
+                _apply(node, change.label, change.provider, change.capabilities, change.state, when)
+            session.flush()
+            session.execute(
+                insert(NodeEvent),
+                [
+                    {"node_id": nodes[c.name].id, "type": c.event, "detail": clean_text(c.detail), "time": when}
+                    for c in changes
+                ],
+            )
 
     def record_node_event(
         self, name: str, type: str, detail: str = "", now: datetime | None = None
@@ -155,6 +163,17 @@ def _upsert(
     if node is None:
         node = Node(name=name, capabilities={})
         session.add(node)
+    return _apply(node, label, provider, capabilities, state, when)
+
+
+def _apply(
+    node: Node,
+    label: str | None,
+    provider: str | None,
+    capabilities: dict[str, Any] | None,
+    state: str,
+    when: datetime,
+) -> Node:
     if label is not None:
         node.label = label
     if provider is not None:

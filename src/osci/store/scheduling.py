@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from osci.model import BuildRecord
@@ -101,19 +101,20 @@ class SchedulingQueries(StoreBase):
             buildset = Buildset(uuid=buildset_uuid, item_id=item.id, job_graph=json_ready(job_graph))
             session.add(buildset)
             session.flush()
-            for fields in builds:
-                row = {
-                    "project": item.project,
-                    "pipeline": item.pipeline,
-                    "branch": item.branch,
-                    "change": item.change,
-                    "patchset": item.patchset,
-                    "ref": item.ref,
-                    "newrev": item.newrev,
-                    "author": item.author,
-                    **fields,  # a gate's probe of several changes names no author
-                }
-                session.add(Build(buildset_id=buildset.id, state="waiting", **row))
+            common = {
+                "buildset_id": buildset.id,
+                "state": "waiting",
+                "project": item.project,
+                "pipeline": item.pipeline,
+                "branch": item.branch,
+                "change": item.change,
+                "patchset": item.patchset,
+                "ref": item.ref,
+                "newrev": item.newrev,
+                "author": item.author,
+            }
+            if builds:  # one statement for all of them (a change may run dozens of jobs)
+                session.execute(insert(Build), [{**common, **fields} for fields in builds])
             item.state = "active"
             _queue_reports(session, item, buildset, reports)
 
@@ -226,15 +227,23 @@ class SchedulingQueries(StoreBase):
 
     def estimated_duration(self, project: str, job: str, samples: int = 10) -> float | None:
         """The mean duration of the job's last successful builds in this project."""
+        return self.estimated_durations(project, [job], samples)[job]
+
+    def estimated_durations(self, project: str, jobs: list[str], samples: int = 10) -> dict[str, float | None]:
+        """`estimated_duration` of several jobs of a project, in one session (a new item asks
+        for all its jobs at once)."""
         with self._read() as session:
-            recent = (
-                select(Build.duration)
-                .where(Build.project == project, Build.job == job, Build.result == "SUCCESS")
-                .order_by(Build.id.desc())
-                .limit(samples)
-                .subquery()
-            )
-            return session.scalar(select(func.avg(recent.c.duration)))
+            estimates = {}
+            for job in jobs:
+                recent = (
+                    select(Build.duration)
+                    .where(Build.project == project, Build.job == job, Build.result == "SUCCESS")
+                    .order_by(Build.id.desc())
+                    .limit(samples)
+                    .subquery()
+                )
+                estimates[job] = session.scalar(select(func.avg(recent.c.duration)))
+            return estimates
 
     def pending_report_count(self) -> int:
         with self._read() as session:

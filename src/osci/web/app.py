@@ -56,12 +56,12 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body)
+    app.include_router(routes_agents.router)  # first: routes are matched in order, and agents call most
     app.include_router(routes_control.router)
     app.include_router(routes_builds.router)
     app.include_router(routes_logs.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_nodes.router)
-    app.include_router(routes_agents.router)
     app.include_router(routes_dashboard.router)
     app.include_router(routes_culprits.router)
     app.mount("/static", routes_dashboard.static_files(), name="static")
