@@ -199,3 +199,20 @@ def test_test_history_newest_first(store: Store) -> None:
     assert store.test_history("test_x", job="other") == []
     with pytest.raises(StoreError, match="test name is required"):
         store.test_history("")
+
+
+def test_estimates_are_the_mean_of_each_jobs_last_ten_successes(store: Store) -> None:
+    durations = {"unit": [100.0] * 3 + [float(n) for n in range(1, 11)], "lint": [5.0, 7.0]}
+    for job, values in durations.items():
+        for value in values:
+            build = store.create_build(job, project="org/a")
+            record = _record(build.uuid)
+            record.start_time, record.end_time = 1000.0, 1000.0 + value
+            store.finish_build(build.uuid, record)
+    failed = store.create_build("lint", project="org/a")
+    store.finish_build(failed.uuid, _record(failed.uuid, result=Result.FAILURE))
+    other = store.create_build("unit", project="org/b")
+    store.finish_build(other.uuid, _record(other.uuid))
+    estimates = store.estimated_durations("org/a", ["unit", "lint", "never-ran"])
+    assert estimates == {"unit": pytest.approx(5.5), "lint": pytest.approx(6.0), "never-ran": None}
+    assert store.estimated_duration("org/a", "lint") == pytest.approx(6.0)

@@ -44,9 +44,9 @@ def _get(session: Session, uuid: str) -> Build:
     return build
 
 
-def _next_attempt_number(session: Session, build_id: int) -> int:
-    last = session.scalar(select(func.max(AttemptRow.number)).where(AttemptRow.build_id == build_id))
-    return (last or 0) + 1
+def _next_attempt_number(build: Build) -> int:
+    """Every attempt row is written with `attempts_count` set to its number (no query needed)."""
+    return (build.attempts_count or 0) + 1
 
 
 def interrupt_in(session: Session, build: Build, reason: str, now: datetime) -> AttemptRow:
@@ -54,7 +54,7 @@ def interrupt_in(session: Session, build: Build, reason: str, now: datetime) -> 
     back to waiting (to run again)."""
     row = AttemptRow(
         build_id=build.id,
-        number=_next_attempt_number(session, build.id),
+        number=_next_attempt_number(build),
         state="interrupted",
         result=None,
         start_time=build.attempt_start,
@@ -184,7 +184,7 @@ class BuildQueries(StoreBase):
         """Add a finished attempt (e.g. an ERROR that will be retried); the store numbers it."""
         with self._write() as session:
             build = _get(session, uuid)
-            row = _attempt_row(build.id, _next_attempt_number(session, build.id), attempt)
+            row = _attempt_row(build.id, _next_attempt_number(build), attempt)
             session.add(row)
             build.attempts_count = row.number
             return row
@@ -246,7 +246,7 @@ class BuildQueries(StoreBase):
         build.attempt_start = None
         if log_url is not None:
             build.log_url = log_url
-        first = _next_attempt_number(session, build.id)
+        first = _next_attempt_number(build)
         for offset, attempt in enumerate(record.attempts):
             session.add(_attempt_row(build.id, first + offset, attempt))
         build.attempts_count = first - 1 + len(record.attempts)

@@ -12,6 +12,7 @@ the bulk rebuild looks at all of them, which differs only for revisions built mo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -75,23 +76,33 @@ def _later(table: Any, excluded: Any, column: str) -> ColumnElement[Any]:
 
 
 def _upsert_builds(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(_builds_upsert(session.get_bind().dialect.name), list(rows))
+
+
+@functools.cache
+def _builds_upsert(dialect: str) -> Any:
+    """Built once per dialect: every finishing build runs it."""
     table = BuildDaily.__table__
-    stmt = _insert(session.get_bind().dialect.name)(table)
-    stmt = stmt.on_conflict_do_update(
+    stmt = _insert(dialect)(table)
+    return stmt.on_conflict_do_update(
         index_elements=["day", "key"],
         set_={
             "count": table.c.count + stmt.excluded.count,
             "duration_sum": table.c.duration_sum + stmt.excluded.duration_sum,
         },
     )
-    session.execute(stmt, list(rows))
 
 
 def _upsert_tests(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(_tests_upsert(session.get_bind().dialect.name), list(rows))
+
+
+@functools.cache
+def _tests_upsert(dialect: str) -> Any:
     table = TestDaily.__table__
-    stmt = _insert(session.get_bind().dialect.name)(table)
+    stmt = _insert(dialect)(table)
     new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["day", "key"],
         set_={
             "runs": table.c.runs + new.runs,
@@ -104,7 +115,6 @@ def _upsert_tests(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             "last_rank": case((new.last_rank > table.c.last_rank, new.last_rank), else_=table.c.last_rank),
         },
     )
-    session.execute(stmt, list(rows))
 
 
 # -- kept up to date as builds finish -----------------------------------------------------------

@@ -232,18 +232,19 @@ class SchedulingQueries(StoreBase):
     def estimated_durations(self, project: str, jobs: list[str], samples: int = 10) -> dict[str, float | None]:
         """`estimated_duration` of several jobs of a project, in one session (a new item asks
         for all its jobs at once)."""
+        ranked = (
+            select(
+                Build.job,
+                Build.duration,
+                func.row_number().over(partition_by=Build.job, order_by=Build.id.desc()).label("rank"),
+            )
+            .where(Build.project == project, Build.job.in_(jobs), Build.result == "SUCCESS")
+            .subquery()
+        )
+        query = select(ranked.c.job, func.avg(ranked.c.duration)).where(ranked.c.rank <= samples).group_by(ranked.c.job)
         with self._read() as session:
-            estimates = {}
-            for job in jobs:
-                recent = (
-                    select(Build.duration)
-                    .where(Build.project == project, Build.job == job, Build.result == "SUCCESS")
-                    .order_by(Build.id.desc())
-                    .limit(samples)
-                    .subquery()
-                )
-                estimates[job] = session.scalar(select(func.avg(recent.c.duration)))
-            return estimates
+            found: dict[str, float | None] = {job: mean for job, mean in session.execute(query)}
+        return {job: found.get(job) for job in jobs}
 
     def pending_report_count(self) -> int:
         with self._read() as session:
