@@ -14,6 +14,8 @@ What an agent killed with SIGKILL left running is killed when it starts again.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import logging
@@ -43,6 +45,7 @@ BATCH_LINES = 2000
 BATCH_BYTES = 512 * 1024
 MAX_BUFFERED = 200_000  # console lines kept while the server cannot be reached
 STREAM_INTERVAL = 0.2
+STREAM_DELAY = 0.5  # console lines wait this long for more: a short attempt's all go with its report
 RETRY = 1.0
 EXIT_REFUSED = 3
 
@@ -57,19 +60,26 @@ class ConsoleStream:
         self.dropped = 0
         self.in_flight: tuple[int, list[str]] | None = None  # resent as is until acknowledged
         self.closed: tuple[int, list[str]] | None = None  # the last batch, sent with the report
+        self.since = 0.0  # when the oldest line not yet sent arrived (monotonic)
 
     def add(self, line: str) -> None:
         with self.lock:
             if len(self.lines) >= MAX_BUFFERED:
                 self.dropped += 1
                 return
+            if not self.lines:
+                self.since = time.monotonic()
             self.lines.append(line)
 
-    def next_batch(self) -> tuple[int, list[str]] | None:
+    def next_batch(self, delay: float = 0.0) -> tuple[int, list[str]] | None:
+        """The batch to send now: the one in flight again, else the lines waiting for at least
+        `delay` seconds (or enough of them for a full batch)."""
         with self.lock:
             if self.in_flight is not None:
                 return self.in_flight
             if self.closed is not None:
+                return None
+            if delay and time.monotonic() - self.since < delay and len(self.lines) < BATCH_LINES:
                 return None
             if self.dropped:
                 self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
@@ -294,10 +304,14 @@ class Agent:
             console.note(f"osci agent {self.name}: attempt {p['attempt']} of build {p['build']}")
             archive = work.dir / "ws.tar"
             try:
-                self._retry(work, lambda: self.client.download_workspace(work.id, archive))
+                inline = p.get("workspace_tar")
+                if inline is not None:  # a small workspace comes with the assignment
+                    archive.write_bytes(base64.b64decode(inline, validate=True))
+                else:
+                    self._retry(work, lambda: self.client.download_workspace(work.id, archive))
                 unpack(archive, ws, prefix="ws/")
                 archive.unlink()
-            except (tarfile.TarError, OSError, UnsafeArchive) as exc:
+            except (tarfile.TarError, OSError, UnsafeArchive, binascii.Error) as exc:
                 console.note(f"osci agent: the workspace could not be unpacked: {exc}")
                 return {"result": "ERROR", "reason": f"agent {self.name}: workspace: {exc}"}
             if work.abandoned.is_set():
@@ -390,7 +404,7 @@ class Agent:
             for work in works:
                 if work.abandoned.is_set():
                     continue
-                batch = work.stream.next_batch()
+                batch = work.stream.next_batch(STREAM_DELAY)
                 if batch is None:
                     continue
                 try:

@@ -25,6 +25,13 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
     returns how many were written."""
     target.mkdir(parents=True, exist_ok=True)
     links: set[str] = set()  # symbolic links made so far (relative paths)
+    folders: set[str] = {str(target)}  # made or known to exist (one makedirs call each)
+
+    def folder_of(path: str) -> None:
+        parent = os.path.dirname(path)
+        if parent not in folders:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            folders.add(parent)
     files: set[str] = set()  # regular files made so far (hard link targets)
     count = 0
     with tarfile.open(archive) as tar:
@@ -42,8 +49,9 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
             path = os.path.join(target, relative)
             if member.isdir():
                 os.makedirs(path, 0o755, exist_ok=True)
+                folders.add(path)
             elif member.isfile():
-                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                folder_of(path)
                 source = tar.extractfile(member)
                 assert source is not None
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o755 if member.mode & 0o111 else 0o644)
@@ -52,7 +60,7 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
                         out.write(chunk)
                 files.add(relative)
             elif member.issym():
-                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                folder_of(path)
                 os.symlink(member.linkname, path)
                 links.add(relative)
             elif member.islnk():
@@ -62,7 +70,7 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
                 linked_relative = _checked(linked, links)
                 if linked_relative not in files:
                     raise UnsafeArchive(f"{member.name}: hard link to {member.linkname!r}, not a file of the archive")
-                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                folder_of(path)
                 os.link(os.path.join(target, linked_relative), path)
                 files.add(relative)
             else:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from osci.nodes.providers.agent import AgentError, AgentProvider
 from osci.store.models import Token
@@ -77,8 +78,11 @@ class SessionRequest(Strict):
     session: Id
 
 
-def require_agent(request: Request) -> Token:
-    """An active agent token, else 401 (missing, invalid, revoked) or 403 (another kind)."""
+async def require_agent(request: Request) -> Token:
+    """An active agent token, else 401 (missing, invalid, revoked) or 403 (another kind).
+
+    A coroutine, so the agents' many calls are answered on the loop; a plain function would
+    cost each a trip through the thread pool. The store is asked in a thread on a cache miss."""
     secret = bearer_secret(request)
     if secret is None:
         raise ApiError(401, "authentication required: send 'Authorization: Bearer <agent token>'", CHALLENGE)
@@ -90,7 +94,7 @@ def require_agent(request: Request) -> Token:
     if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
         token = cached[1]
     else:
-        token = request.app.state.store.check_token(secret)
+        token = await run_in_threadpool(request.app.state.store.check_token, secret)
         if len(cache) > 10000:
             cache.clear()
         cache[secret] = (now, token)

@@ -4,7 +4,8 @@ Agents reach the server, never the other way round, so they work behind NAT. An 
 registers with its per-agent token (`osci token create NAME --kind agent`; revoking it stops
 the agent), then polls: each poll is a long poll and its heartbeat. For each assignment it
 downloads the workspace, runs the attempt with the same executor, streams the console, uploads
-logs, artifacts and results, and finishes it (`osci/agent/`).
+logs, artifacts and results, and finishes it (`osci/agent/`). A small workspace comes inside
+the poll's answer; the console's last lines come with the attempt's report.
 
 The server's side of one attempt (`run_attempt`, in the build's worker thread) prepares the
 workspace as the executor does, queues the assignment for the leased agent and waits for it.
@@ -18,6 +19,7 @@ nothing is counted twice; its node comes back.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -41,6 +43,8 @@ from osci.nodes.providers.base import Lease, NodeFailure, Provider
 
 log = logging.getLogger("osci.nodes")
 WAIT_MAX = 20.0  # seconds a poll may be held open when there is nothing to say
+INLINE_WORKSPACE = 256 * 1024  # a workspace archive up to this size travels inside the poll's
+# answer (base64): one request fewer per build; larger ones are downloaded
 WATCH_INTERVAL = 0.5
 
 
@@ -180,10 +184,13 @@ class AgentProvider(Provider):
             console.note(f"osci: workspace: {exc}")
             return Attempt(setup.number, Result.ERROR, start, time.time(), reason=f"workspace: {exc}")
         setup.workspace.mkdir(parents=True, exist_ok=True)  # where the result files come back
+        payload = self._payload(lease, setup)
+        if _size(archive) <= INLINE_WORKSPACE:
+            payload["workspace_tar"] = base64.b64encode(archive.read_bytes()).decode("ascii")
         assignment = Assignment(
             id=f"{req.uuid}-{setup.number}",
             agent=node,
-            payload=self._payload(lease, setup),
+            payload=payload,
             archive=archive,
             console=console,
             cancel=setup.cancel,
