@@ -360,3 +360,43 @@ def test_container_settings_load(tmp_path: Path):
         ("box", "docker.io/library/python:3.11-slim", ["root"])
     ]
     assert (spec.labels[0].min_ready, spec.labels[0].max) == (1, 2)
+
+
+def test_a_reload_changes_min_ready_max_and_options_in_place(podman: Podman, tmp_path, source):
+    name = unique()
+    pool = make_pool(tmp_path, provider_yaml(name, podman.image, min_ready=0, most=1))
+    provider = pool.providers[name]
+    assert isinstance(provider, ContainerProvider)
+
+    async def reload(text: str) -> list[str]:
+        (tmp_path / "osci.yaml").write_text(text)
+        return await pool.reconfigure([p.spec for p in load_config(tmp_path / "osci.yaml").providers.values()])
+
+    async def go() -> tuple[str, str, BuildRecord]:
+        await pool.start()
+        assert await reload(provider_yaml(name, podman.image, min_ready=1, most=3)) == [f"{name}: labels, ~{name}:box"]
+        assert pool.nodes[f"{name}:box"].slots == 3
+        [warm] = await asyncio.to_thread(wait_for, lambda: provider.warm("box"), 60, what="a warm container")
+        # new `run` options: the warm container started with the old ones is replaced
+        options = ("--network=none", "--env=RELOADED=yes")
+        assert await reload(provider_yaml(name, podman.image, min_ready=1, most=3, options=options)) == [
+            f"{name}: options"
+        ]
+        [again] = await asyncio.to_thread(
+            wait_for, lambda: [c for c in provider.warm("box") if c != warm], 60, what="a warm container of the new options"
+        )
+        await asyncio.to_thread(wait_for, lambda: warm not in podman.containers(name), 30, what="the old one removed")
+        record = await build(pool, source, box_job(Step(script='echo "reloaded=$RELOADED"')))
+        (tmp_path / "osci.yaml").write_text(provider_yaml(name, podman.image, engine="docker"))
+        [(_, why)] = pool.refused([p.spec for p in load_config(tmp_path / "osci.yaml").providers.values()])
+        assert f"provider '{name}': 'engine' cannot change while the server runs" in why
+        return warm, again, record
+
+    try:
+        warm, again, record = asyncio.run(go())
+    finally:
+        pool.close()
+    text = output(tmp_path)
+    assert record.result is Result.SUCCESS, text
+    assert f"warm container {again[:12]}" in text and "reloaded=yes" in text
+    assert podman.containers(name) == []

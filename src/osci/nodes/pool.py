@@ -11,6 +11,9 @@
 - Offline nodes are probed every `probe-interval` seconds and come back when they answer.
 - When more than `halt-above` of a label's nodes are offline or quarantined, the label is halted:
   nothing more is dispatched to it until enough nodes recover or an admin resumes it.
+- `reconfigure(specs)` applies a reloaded configuration's providers: new ones start, removed ones
+  (and nodes a changed one no longer lists) leave once their running builds are done, changed
+  ones take their new settings; a build finishes with the provider object it was leased under.
 
 Every state change is a node event, persisted through `record` (the server writes it to the
 store). Admins hear of quarantines and halts through `notify` (logged at WARNING and stored as
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
@@ -49,6 +53,8 @@ _NOWHERE = SourceLocation("(default)", 0)
 RecordFn = Callable[[dict[str, Any], str, str], Awaitable[None]]
 # notify(message, the providers concerned): tell their admins
 NotifyFn = Callable[[str, list[ProviderSpec]], Awaitable[None]]
+# settings a reload cannot change (NodePool.refused): the server must be restarted for them
+FIXED = {"container": ("engine",)}  # its containers are removed by the engine that started them
 
 
 @dataclass
@@ -71,6 +77,8 @@ class NodePool:
         notify: NotifyFn | None = None,
     ) -> None:
         self.providers = {p.name: p for p in providers}
+        self.default_slots: int | None = None  # the implicit local provider's (`--slots`)
+        self._options: dict[str, dict[str, Any]] = {}  # provider name -> what it was made with
         self.build_dir = build_dir
         self.workspace_root = workspace_root
         self.record = record
@@ -98,16 +106,24 @@ class NodePool:
         self._stored: dict[str, str] = {}  # admin states stored before a restart, of nodes not seen yet
         self._probe_task: asyncio.Task | None = None
         self.running = 0
+        # a reload (reconfigure): nodes leaving once their builds are done (name -> the provider
+        # object that runs them, why), new nodes waiting for a leaving namesake, the provider each
+        # lease runs on (builds finish under the provider they started with), replaced providers
+        self._leaving: dict[str, tuple[Provider, str]] = {}
+        self._pending: dict[str, Node] = {}
+        self._ran_by: dict[str, Provider] = {}
+        self._retired: list[Provider] = []
+        self._reconfiguring = False  # labels are judged (halted or not) once the reload is applied
 
     @classmethod
     def from_specs(cls, specs: list[ProviderSpec], slots: int | None = None, **kwargs: Any) -> NodePool:
         """The configured providers; without a `local` one, a local pool of `slots` slots runs the
         jobs without a nodeset (and, when no provider is configured at all, every job)."""
-        providers = [make_provider(spec) for spec in specs]
-        if not any(spec.driver == "local" for spec in specs):
-            local = ProviderSpec(name="local", driver="local", location=_NOWHERE, slots=slots)
-            providers.insert(0, make_provider(local, any_label=not specs))
-        return cls(providers, **kwargs)
+        wanted = _wanted(specs, slots)
+        pool = cls([make_provider(spec, **options) for spec, options in wanted], **kwargs)
+        pool.default_slots = slots
+        pool._options = {spec.name: options for spec, options in wanted}
+        return pool
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -138,12 +154,225 @@ class NodePool:
         with self._lock:
             self._changed.notify_all()
         self._threads.shutdown(wait=True, cancel_futures=True)
-        for provider in self.providers.values():
+        for provider in [*self.providers.values(), *self._retired]:
             with contextlib.suppress(Exception):
                 provider.close()
 
     def labels(self) -> list[str]:
         return sorted({n.label for n in self.nodes.values() if n.label not in (None, nm.ANY_LABEL)})
+
+    def serving(self) -> list[Provider]:
+        """The configured providers, then removed ones still finishing builds."""
+        with self._lock:
+            live = list(self.providers.values())
+            return [*live, *(p for p in self._retired if not any(p is q for q in live))]
+
+    # -- a reload -----------------------------------------------------------------------------
+
+    def refused(self, specs: list[ProviderSpec]) -> list[tuple[ProviderSpec, str]]:
+        """The changes a reload cannot make (then it changes nothing), with their provider."""
+        problems = []
+        for spec in specs:
+            current = self.providers.get(spec.name)
+            if current is None or current.spec.driver != spec.driver:
+                continue
+            for key in FIXED.get(spec.driver, ()):
+                if getattr(current.spec, key.replace("-", "_")) != getattr(spec, key.replace("-", "_")):
+                    problems.append(
+                        (spec, f"provider '{spec.name}': '{key}' cannot change while the server runs; "
+                               "restart the server (or give the provider a new name)")
+                    )  # fmt: skip
+        return problems
+
+    async def reconfigure(self, specs: list[ProviderSpec]) -> list[str]:
+        """Apply a reloaded configuration's providers (on the server's loop); what changed, in
+        words. A provider whose driver changed is removed and added again. Labels are judged
+        (halted or not) once all of it is applied, not half-way."""
+        started: list[Provider] = []
+        with self._lock:
+            labels = set(self.labels())
+            self._reconfiguring = True
+            try:
+                changes = self._apply(_wanted(specs, self.default_slots), started)
+            finally:
+                self._reconfiguring = False
+            self._generation += 1
+            slots = sum(n.slots for n in self.nodes.values())
+            if slots + 4 > self._threads._max_workers:  # one thread per running build (started lazily)
+                self._threads._max_workers = slots + 4
+            for label in sorted(labels | set(self.labels()) | set(self.halted)):
+                self._check_halt(label)
+            self._release_retired()
+            self._changed.notify_all()
+        for provider in started:
+            await provider.start()
+        self._wake_scheduler()
+        return changes
+
+    def _apply(self, wanted: list[tuple[ProviderSpec, dict[str, Any]]], started: list[Provider]) -> list[str]:
+        names = {spec.name: spec for spec, _ in wanted}
+        gone = [
+            p
+            for name, p in self.providers.items()
+            if name not in names or names[name].driver != p.spec.driver
+        ]
+        removed = [self._remove_provider(p) for p in gone]
+        added, changes = [], []
+        for spec, options in wanted:
+            current = self.providers.get(spec.name)
+            if current is not None:
+                parts = self._change_provider(current, spec, options)
+                if parts:
+                    changes.append(f"{spec.name}: {', '.join(parts)}")
+                continue
+            provider = make_provider(spec, **options)
+            provider.attach(self)
+            self.providers[spec.name] = provider
+            self._options[spec.name] = options
+            joined = [
+                self._join(node, f"provider {spec.name} added by a reload") for node in provider.nodes()
+            ]
+            added.append(spec.name + (f" ({', '.join(j for j in joined if j)})" if any(joined) else ""))
+            started.append(provider)
+        if added or removed:
+            changes.insert(
+                0, "providers: " + ", ".join([*(f"+{a}" for a in added), *(f"-{r}" for r in removed)])
+            )
+        return changes
+
+    def _remove_provider(self, provider: Provider) -> str:
+        """Its idle nodes leave now, the others once their builds are done; it takes no more."""
+        why = f"provider {provider.name} removed by a reload"
+        mine = [n for n in self.nodes.values() if n.provider == provider.name and n.name not in self._leaving]
+        del self.providers[provider.name]
+        self._options.pop(provider.name, None)
+        self._retired.append(provider)
+        provider.reconfigure(None)
+        for name in [n for n, node in self._pending.items() if node.provider == provider.name]:
+            del self._pending[name]
+        draining = [node.name for node in mine if self._let_go(node, provider, why)]
+        return provider.name + (f" ({', '.join(draining)} draining)" if draining else "")
+
+    def _change_provider(self, current: Provider, spec: ProviderSpec, options: dict[str, Any]) -> list[str]:
+        """A provider of the same name and driver: its new settings; what changed."""
+        name = spec.name
+        settings, items = _spec_changes(current.spec, spec)
+        respecified = items | {f"{name}:{item}" for item in items}  # static hosts, container labels
+        if dataclasses.replace(
+            spec, location=current.spec.location
+        ) == current.spec and options == self._options.get(name, {}):
+            current.spec = spec  # only where it is written moved
+            return []
+        fresh = current.reconfigure(spec, **options)
+        if fresh is not current:
+            fresh.attach(self)
+            self.providers[name] = fresh
+            self._retired.append(current)  # builds running on it finish there
+        self._options[name] = options
+        listed = {n.name: n for n in fresh.nodes()}
+        parts: list[str] = []
+        for node in [n for n in self.nodes.values() if n.provider == name]:
+            stays = node.name in listed or fresh.keeps(node)
+            leaving = self._leaving.get(node.name)
+            if leaving is not None:
+                # it was leaving (an earlier reload) and is wanted again: it stays, unless it
+                # leaves a provider of another kind (an agent of a removed agent provider)
+                if stays and (
+                    leaving[0] is fresh or (leaving[0].spec.driver == spec.driver and node.name in listed)
+                ):
+                    del self._leaving[node.name]
+                    if node.name in listed:
+                        _update(node, listed[node.name])
+                    node.draining, node.detail = False, ""
+                    self._emit(node, "registered", f"kept by a reload (provider {name})")
+                    parts.append(f"{node.name} stays")
+                continue
+            if not stays:
+                why = f"removed from provider {name} by a reload"
+                parts.append(f"-{node.name}" + (" (draining)" if self._let_go(node, current, why) else ""))
+            elif node.name in listed and (_update(node, listed[node.name]) or node.name in respecified):
+                self._emit(node, "updated", f"provider {name} changed by a reload")
+                parts.append(f"~{node.name}")
+        for node_name, node in list(self._pending.items()):
+            if node.provider == name:
+                if node_name in listed:
+                    self._pending[node_name] = listed[node_name]
+                else:
+                    del self._pending[node_name]
+        for node_name, node in listed.items():
+            waiting, present = self._pending.get(node_name), self.nodes.get(node_name)
+            if waiting is not None and waiting.provider == name:
+                continue
+            if present is not None and present.provider == name and node_name not in self._leaving:
+                continue
+            joined = self._join(node, f"added to provider {name} by a reload")
+            parts.append(f"+{node_name}" + (f" ({joined})" if joined else ""))
+        order = "+-~"  # added, removed, changed, then those a reload kept
+        return settings + sorted(parts, key=lambda part: order.find(part[0]) % (len(order) + 1))
+
+    def _join(self, node: Node, detail: str) -> str:
+        """A node a reload adds (registered as at start); why it is not there yet, or ''."""
+        other = self.nodes.get(node.name)
+        if other is not None and node.name in self._leaving:
+            self._pending[node.name] = node
+            return f"after the builds of {node.name} on provider {other.provider}"
+        if other is not None:
+            log.warning(
+                "node %s of provider %s: provider %s has a node of that name",
+                node.name,
+                node.provider,
+                other.provider,
+            )
+            return f"not added: provider {other.provider} has a node of that name"
+        self.nodes[node.name] = node
+        self._restore_admin_state(node)
+        self._emit(node, "registered", f"provider {node.provider}, state {node.state} ({detail})")
+        return ""
+
+    def _let_go(self, node: Node, owner: Provider, why: str) -> bool:
+        """A node a reload removed: gone now when idle; else it drains (True) and leaves after."""
+        self._leaving[node.name] = (owner, why)
+        if not node.used:
+            self._drop(node, why)
+            return False
+        node.draining, node.detail = True, why
+        self._emit(node, "draining", f"{why}: leaves once its builds are done")
+        return True
+
+    def _drop(self, node: Node, why: str) -> None:
+        """A leaving node leaves (under the lock); a new node of its name takes its place."""
+        owner = self._leaving.pop(node.name)[0]
+        del self.nodes[node.name]
+        self._generation += 1
+        if node.state in (nm.MAINTENANCE, nm.HELD, nm.QUARANTINED):
+            self._stored[node.name] = node.state  # kept, should a reload bring the node back
+        node.state, node.detail = nm.OFFLINE, why
+        self._emit(node, "deregistered", why)
+        with contextlib.suppress(Exception):
+            owner.leave(node, why)
+        waiting = self._pending.pop(node.name, None)
+        if waiting is not None and waiting.provider in self.providers:
+            self._join(
+                waiting, f"provider {waiting.provider}, after {node.name} left provider {node.provider}"
+            )
+            self._check_halt(waiting.label)
+        self._check_halt(node.label)
+        self._changed.notify_all()
+        self._wake_scheduler()
+
+    def _release_retired(self) -> None:
+        """Replaced or removed providers are closed once no build or node uses them."""
+        for provider in list(self._retired):
+            if provider in self._ran_by.values() or any(o is provider for o, _ in self._leaving.values()):
+                continue
+            self._retired.remove(provider)
+            if self._loop is None:
+                with contextlib.suppress(Exception):
+                    provider.close()
+            elif provider.blocking_close:
+                self._loop.call_soon_threadsafe(lambda p=provider: self._loop.run_in_executor(None, p.close))
+            else:
+                self._loop.call_soon_threadsafe(provider.close)
 
     # -- the Dispatcher port ------------------------------------------------------------------
 
@@ -305,6 +534,7 @@ class NodePool:
             node.builds.append(build)
         lease = Lease(build=build, nodes=nodes, roles=[r.name for r in requests], note=self._emit)
         self._leases[build] = lease
+        self._ran_by[build] = self._owner(lease.primary)
         for node in dict.fromkeys(nodes):
             if node.log_leases:
                 self._emit(node, "leased", f"build {build}")
@@ -313,17 +543,21 @@ class NodePool:
     def _give_back(self, build: str, hold: bool = False, why: str = "") -> list[Node]:
         """Return a build's nodes; with `hold`, they are kept (held) for debugging instead."""
         lease = self._leases.pop(build, None)
+        self._ran_by.pop(build, None)
         if lease is None:
             return []
         for node in dict.fromkeys(lease.nodes):
             node.used = max(0, node.used - lease.nodes.count(node))
             with contextlib.suppress(ValueError):
                 node.builds.remove(build)
-            if hold and node.state == nm.READY:
+            if hold and node.state == nm.READY and node.name not in self._leaving:
                 node.state, node.detail = nm.HELD, why
                 self._emit(node, "held", why)
             elif node.log_leases:
                 self._emit(node, "released", f"build {build}")
+            if node.name in self._leaving and not node.used and self.nodes.get(node.name) is node:
+                self._drop(node, self._leaving[node.name][1])
+        self._release_retired()
         self._changed.notify_all()
         return lease.nodes
 
@@ -336,6 +570,9 @@ class NodePool:
             self._waiters.append(entry)
             try:
                 while not (cancel is not None and cancel.is_set()):
+                    never = self._never(requests)  # a reload removed the nodes it could run on
+                    if never is not None:
+                        raise NoNodes(never)
                     if self._my_turn(entry) and not any(self._halted_for(r) for r in requests):
                         nodes = self._find(requests)
                         if nodes is not None:
@@ -407,7 +644,7 @@ class NodePool:
                 self._emit(node, "registered", detail)
             else:
                 known.label, known.capabilities, known.address = node.label, node.capabilities, node.address
-                known.slots, known.draining = node.slots, False
+                known.slots, known.draining = node.slots, node.name in self._leaving
                 if known.state == nm.OFFLINE:
                     known.state, known.detail = nm.READY, ""
                 self._emit(known, "registered", detail)
@@ -427,6 +664,7 @@ class NodePool:
                 self._emit(node, "offline", why)
             else:
                 del self.nodes[name]
+                self._leaving.pop(name, None)
                 node.state, node.detail = nm.OFFLINE, why
                 self._emit(node, "deregistered", why)
             self._check_halt(node.label)
@@ -467,13 +705,21 @@ class NodePool:
         self._changed.notify_all()
 
     def _provider_spec(self, node: Node) -> ProviderSpec:
-        return self.providers[node.provider].spec
+        return self._owner(node).spec
+
+    def _owner(self, node: Node) -> Provider:
+        """The provider object serving a node now (one that leaves: the provider it leaves)."""
+        leaving = self._leaving.get(node.name)
+        return leaving[0] if leaving is not None else self.providers[node.provider]
 
     def _check_halt(self, label: str | None) -> None:
-        if label is None or label == nm.ANY_LABEL:
+        if label is None or label == nm.ANY_LABEL or self._reconfiguring:
             return
         nodes = [n for n in self.nodes.values() if n.label == label]
-        if not nodes:
+        if not nodes:  # its last node left (a reload removed it, an agent stopped)
+            self._resumed.discard(label)
+            if self.halted.pop(label, None) is not None:
+                log.warning("label %s resumed: it has no nodes any more", label)
             return
         failed = [n for n in nodes if n.state in nm.FAILED]
         share = len(failed) / len(nodes)
@@ -495,15 +741,14 @@ class NodePool:
                 self._wake_scheduler()
 
     async def _probe_loop(self) -> None:
-        intervals = [p.spec.probe_interval for p in self.providers.values()] or [30.0]
-        interval = max(0.1, min(intervals))
         while True:
-            await asyncio.sleep(interval)
+            intervals = [p.spec.probe_interval for p in self.providers.values()] or [30.0]
+            await asyncio.sleep(max(0.1, min(intervals)))  # a reload may change them
             with self._lock:
-                offline = [n for n in self.nodes.values() if n.state == nm.OFFLINE]
-            for node in offline:
+                offline = [(n, self._owner(n)) for n in self.nodes.values() if n.state == nm.OFFLINE]
+            for node, owner in offline:
                 try:
-                    problem = await self.providers[node.provider].probe(node)
+                    problem = await owner.probe(node)
                 except Exception as exc:
                     problem = f"probe failed: {exc}"
                 if problem is None:
@@ -643,14 +888,19 @@ class _AttemptRunner:
             lease = self.pool._leases.get(self.build)
         if lease is None:
             setup.console.note("osci: waiting for node(s) to retry on")
-            lease = self.pool.reacquire(self.build, self.requests, setup.cancel)
+            try:
+                lease = self.pool.reacquire(self.build, self.requests, setup.cancel)
+            except NoNodes as exc:
+                setup.console.note(f"osci: {exc}")
+                return Attempt(setup.number, Result.ERROR, start, time.time(), reason=str(exc))
             if lease is None:
                 return Attempt(
                     setup.number, Result.ABORTED, start, time.time(), reason="cancelled waiting for a node"
                 )
         names = [n.name for n in lease.nodes]
         setup.console.note(f"osci: attempt {setup.number} on node(s) {', '.join(names)}")
-        provider = self.pool.providers[lease.primary.provider]
+        with self.pool._lock:
+            provider = self.pool._ran_by.get(self.build) or self.pool._owner(lease.primary)
         try:
             attempt = provider.run_attempt(lease, setup)
         except NodeFailure as failure:
@@ -672,6 +922,58 @@ class _AttemptRunner:
             self.failed = attempt.result in (Result.FAILURE, Result.TIMED_OUT)
         attempt.node = ",".join(dict.fromkeys(names))
         return attempt
+
+
+class NoNodes(Exception):
+    """No node can ever run a retry's nodeset any more (a reload removed them)."""
+
+
+def _wanted(specs: list[ProviderSpec], slots: int | None) -> list[tuple[ProviderSpec, dict[str, Any]]]:
+    """The providers to run and the options each is made with: the configured ones; without a
+    `local` one, a local pool of `slots` slots runs the jobs without a nodeset (and, when no
+    provider is configured at all, every job)."""
+    wanted: list[tuple[ProviderSpec, dict[str, Any]]] = [(spec, {}) for spec in specs]
+    if not any(spec.driver == "local" for spec in specs):
+        local = ProviderSpec(name="local", driver="local", location=_NOWHERE, slots=slots)
+        wanted.insert(0, (local, {"any_label": not specs}))
+    return wanted
+
+
+def _spec_changes(old: ProviderSpec, new: ProviderSpec) -> tuple[list[str], set[str]]:
+    """The settings that differ, in words, and the hosts and images whose settings differ (those
+    added and removed show as the nodes that come and go)."""
+    changes, items = [], set()
+    for f in dataclasses.fields(ProviderSpec):
+        if f.name in ("name", "driver", "location"):
+            continue
+        before, after = getattr(old, f.name), getattr(new, f.name)
+        if before == after:
+            continue
+        key = f.name.replace("_", "-")
+        if f.name in ("hosts", "images"):
+            was = {_key(x): x for x in before}
+            items |= {_key(x) for x in after if _key(x) in was and was[_key(x)] != x}
+            if not items and {_key(x) for x in before} == {_key(x) for x in after}:
+                changes.append(key)  # only their order
+        elif isinstance(after, (int, float)) and not isinstance(after, bool):
+            changes.append(f"{key} {before} → {after}")
+        else:
+            changes.append(key)
+    return changes, items
+
+
+def _key(item: Any) -> str:
+    """A host's name, an image's label."""
+    return str(getattr(item, "name", None) or item.label)
+
+
+def _update(node: Node, listed: Node) -> bool:
+    """A node that stays takes what its provider now says of it; whether anything changed."""
+    fields = ("label", "capabilities", "slots", "address", "default", "log_leases")
+    changed = any(getattr(node, f) != getattr(listed, f) for f in fields)
+    for f in fields:
+        setattr(node, f, getattr(listed, f))
+    return changed
 
 
 def _describe(request: NodeRequest) -> str:

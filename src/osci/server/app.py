@@ -518,6 +518,30 @@ class Server:
             )
             log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
             return {"ok": False, "errors": errors}
+        if self.dispatcher is not None:  # providers: checked, then the running pool follows them
+            errors = server_nodes.reload_errors(self.dispatcher, config, self.connections)
+            if errors:
+                self._config_errors = errors
+                await self.db(
+                    self.store.record_config_load, ok=False, source=str(self.settings.config_path), errors=errors
+                )
+                log.error(
+                    "configuration reload failed; keeping the running configuration:\n%s",
+                    "\n".join(f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" for e in errors),
+                )
+                return {"ok": False, "errors": errors}
+            try:
+                pool = await server_nodes.reconfigure_pool(self.dispatcher, config)
+            except Exception as exc:  # a bug: say so, and keep the running configuration
+                log.exception("reconfiguring the node pool failed; keeping the running configuration")
+                where = str(self.settings.config_path)
+                return {"ok": False, "errors": [{"file": where, "line": 0, "column": 0, "message": f"node pool: {exc}"}]}
+            if self._web is not None:  # the agents' routes reach removed providers' busy agents too
+                self._web.config.app.state.agent_providers = [
+                    p for p in self.dispatcher.serving() if isinstance(p, AgentProvider)
+                ]
+        else:
+            pool = []
         self.config = config
         self._config_errors = []
         self.scheduler.set_config(config)
@@ -526,7 +550,7 @@ class Server:
             self.store.record_config_load, ok=True, source=str(self.settings.config_path), errors=[]
         )
         log.info("configuration reloaded: %s", config.summary())
-        return {"ok": True, "errors": []}
+        return {"ok": True, "errors": [], "pool": pool}
 
     async def notify(self, connection: str, payload: dict[str, Any]) -> None:
         """A hook poked a connection: check the request now, do the (slow) polling in the

@@ -30,13 +30,11 @@ def make_pool(
     connections: Callable[[], dict[str, Connection]] = dict,
 ) -> NodePool:
     """Raises ConnectionConfigError when a provider's `notify` is not an smtp connection."""
-    specs = [p.spec for p in config.providers.values() if p.spec is not None]
+    specs = provider_specs(config)
     for spec in specs:
-        if spec.notify and not isinstance(connections().get(spec.notify), SmtpConnection):
-            raise ConnectionConfigError(
-                f"provider {spec.name}: 'notify': {spec.notify!r} is not an smtp connection "
-                f"(smtp connections: {', '.join(n for n, c in connections().items() if isinstance(c, SmtpConnection)) or 'none'})"
-            )
+        problem = _notify_problem(spec, connections())
+        if problem is not None:
+            raise ConnectionConfigError(problem)
 
     async def notify(message: str, concerned: list[ProviderSpec]) -> None:
         for spec in concerned:
@@ -60,6 +58,40 @@ def make_pool(
 
     pool.on_autohold = autohold_used
     return pool
+
+
+def provider_specs(config: Config) -> list[ProviderSpec]:
+    return [p.spec for p in config.providers.values() if p.spec is not None]
+
+
+def _notify_problem(spec: ProviderSpec, connections: dict[str, Connection]) -> str | None:
+    if spec.notify and not isinstance(connections.get(spec.notify), SmtpConnection):
+        smtp = ", ".join(n for n, c in connections.items() if isinstance(c, SmtpConnection))
+        return f"provider {spec.name}: 'notify': {spec.notify!r} is not an smtp connection (smtp connections: {smtp or 'none'})"
+    return None
+
+
+def reload_errors(pool: NodePool, config: Config, connections: dict[str, Connection]) -> list[dict[str, Any]]:
+    """Why a reloaded configuration's providers cannot replace the running ones (file:line errors);
+    then the reload changes nothing."""
+    problems = []
+    for spec in provider_specs(config):
+        problem = _notify_problem(spec, connections)
+        if problem is not None:
+            problems.append((spec, problem))
+    problems += pool.refused(provider_specs(config))
+    return [
+        {"file": spec.location.file, "line": spec.location.line, "column": spec.location.column, "message": message}
+        for spec, message in problems
+    ]
+
+
+async def reconfigure_pool(pool: NodePool, config: Config) -> list[str]:
+    """The reloaded providers applied to the running pool; what changed, in words (logged)."""
+    changes = await pool.reconfigure(provider_specs(config))
+    if changes:
+        log.info("node pool reconfigured: %s", "; ".join(changes))
+    return changes
 
 
 async def restore_autoholds(pool: NodePool, store: Store, db: Callable[..., Any]) -> None:

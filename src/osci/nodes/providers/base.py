@@ -44,6 +44,8 @@ class Provider(ABC):
     build's worker thread and raises NodeFailure when the node fails; `probe` says whether an
     offline node is back (None) or why not."""
 
+    blocking_close = False  # close() may block (the pool then closes a removed one in a thread)
+
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
         self.name = spec.name
@@ -71,4 +73,23 @@ class Provider(ABC):
         return None
 
     def close(self) -> None:
+        return None
+
+    # -- a reload (NodePool.reconfigure) --------------------------------------------------------
+
+    def reconfigure(self, spec: ProviderSpec | None, **options: Any) -> Provider:
+        """A reload changed the provider's settings (same name and driver): the provider that
+        serves from now on. The pool takes its `nodes()`: nodes it no longer lists (and that
+        `keeps` does not keep) leave once their builds are done, the others are updated in place.
+        Builds already running keep the provider object they started with, so they finish under
+        the old settings. `spec` None: the provider was removed (it only finishes its builds).
+        Default: a new provider of the new settings."""
+        return self if spec is None else type(self)(spec, **options)
+
+    def keeps(self, node: Node) -> bool:
+        """Whether a node that `nodes()` does not list stays (an agent whose label is still taken)."""
+        return self.could_serve(NodeRequest(name=node.name, label=node.label or ""))
+
+    def leave(self, node: Node, why: str) -> None:
+        """The pool dropped the node for good (a reload removed it)."""
         return None

@@ -76,17 +76,17 @@ class _LabelState:
     starting: int = 0  # warm containers being started
     in_use: int = 0  # containers of running attempts
     failed_at: float = 0.0  # the last failure to start a warm one (retried later)
+    retired: bool = False  # a reload removed its image: no node, no warm ones; running ones finish
 
 
 class ContainerProvider(Provider):
+    blocking_close = True  # it waits for the warm containers being started, then removes them
+
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
-        limits = {label.name: label for label in spec.labels}
         self.labels: dict[str, _LabelState] = {}
-        for image in spec.images:
-            limit = limits.get(image.label)
-            most = (limit.max if limit else None) or DEFAULT_CONTAINER_MAX
-            self.labels[image.label] = _LabelState(image, most, min(limit.min_ready if limit else 0, most))
+        for image, most, min_ready in _sizes(spec):
+            self.labels[image.label] = _LabelState(image, most, min_ready)
         self._engine: str | None = None
         self._podman = True  # podman (else docker): `rm` differs
         self._engine_lock = threading.Lock()
@@ -116,7 +116,31 @@ class ContainerProvider(Provider):
                 log_leases=False,  # a container per build: the events would drown the node's history
             )
             for label, state in self.labels.items()
+            if not state.retired
         ]
+
+    def reconfigure(self, spec: ProviderSpec | None, **options: object) -> ContainerProvider:
+        """A reload, in place (the containers are this provider's): images and labels added,
+        changed (warm containers of the old image or options are removed, running ones finish)
+        or removed (no more warm ones); None: the provider was removed. `engine` cannot change."""
+        stale: list[str] = []
+        with self._lock:
+            sizes = {image.label: (image, most, min_ready) for image, most, min_ready in _sizes(spec)} if spec else {}
+            renewed = spec is not None and spec.options != self.spec.options
+            for label, state in self.labels.items():
+                if label not in sizes or renewed or sizes[label][0] != state.image:
+                    stale += state.warm
+                    state.warm.clear()
+                if label not in sizes:
+                    state.retired, state.min_ready = True, 0
+            for label, (image, most, min_ready) in sizes.items():
+                state = self.labels.setdefault(label, _LabelState(image, most, min_ready))
+                state.image, state.max, state.min_ready, state.retired = image, most, min_ready, False
+            self.spec = spec or self.spec
+            self._lock.notify_all()
+        if stale:  # the engine may be slow: not on the server's loop
+            threading.Thread(target=lambda: [self.remove(c) for c in stale], daemon=True).start()
+        return self
 
     # -- the engine ---------------------------------------------------------------------------
 
@@ -277,6 +301,7 @@ class ContainerProvider(Provider):
                     self._lock.wait(1.0)
                     continue
                 self.labels[label].starting += 1
+                image = self.labels[label].image
             try:
                 container: str | None = self.start_container(label)
             except EngineError as exc:
@@ -287,8 +312,8 @@ class ContainerProvider(Provider):
                 state.starting -= 1
                 if container is None:
                     state.failed_at = time.monotonic()
-                elif self._closed:
-                    pass
+                elif self._closed or state.retired or state.image != image:
+                    pass  # closed, or a reload changed the label while it started
                 else:
                     state.warm.append(container)
                     container = None
@@ -552,6 +577,17 @@ class _ContainerAttempt:
                 self.s.console.note(f"osci: bringing results back from the container: {_text(done.stderr)}")
             if archive.exists() and archive.stat().st_size:
                 _unpack(archive, self.s.request.build_dir, self.s.workspace)
+
+
+def _sizes(spec: ProviderSpec) -> list[tuple[ImageSpec, int, int]]:
+    """Each image with its label's `max` containers and `min-ready` warm ones."""
+    limits = {label.name: label for label in spec.labels}
+    sizes = []
+    for image in spec.images:
+        limit = limits.get(image.label)
+        most = (limit.max if limit else None) or DEFAULT_CONTAINER_MAX
+        sizes.append((image, most, min(limit.min_ready if limit else 0, most)))
+    return sizes
 
 
 def _is_podman(engine: str) -> bool:

@@ -64,6 +64,15 @@ class StaticProvider(Provider):
         # running there is killed and their folder removed when the node answers again
         self.lost: dict[str, list[tuple[str, str]]] = {}
 
+    def reconfigure(self, spec: ProviderSpec | None, **options: object) -> Provider:
+        """A new provider of the new settings (builds running on this one finish under the old
+        reset, power-cycle and hosts); what lost attempts left on a host is swept by either."""
+        if spec is None:
+            return self
+        fresh = StaticProvider(spec)
+        fresh.lost = self.lost
+        return fresh
+
     def nodes(self) -> list[Node]:
         return [
             Node(
