@@ -11,6 +11,7 @@ already unpacked. Devices, fifos and the like are skipped; modes keep the execut
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -34,7 +35,7 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
             folders.add(parent)
     files: set[str] = set()  # regular files made so far (hard link targets)
     count = 0
-    with tarfile.open(archive) as tar:
+    with tarfile.open(archive, "r:") as tar:  # the server sends plain tar: no compression to guess
         for member in tar:
             name = member.name
             if prefix:
@@ -48,8 +49,11 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
                 continue
             path = os.path.join(target, relative)
             if member.isdir():
-                os.makedirs(path, 0o755, exist_ok=True)
-                folders.add(path)
+                if path not in folders:
+                    folder_of(path)
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(path, 0o755)
+                    folders.add(path)
             elif member.isfile():
                 folder_of(path)
                 source = tar.extractfile(member)

@@ -14,7 +14,8 @@ from osci.scheduler import state as st
 from osci.scheduler.jobgraph import JobGraph
 from osci.scheduler.ports import QueuedReport
 from osci.scheduler.state import BuildState, ItemState
-from osci.store.scheduling import Closing
+from osci.server.groupcommit import GroupCommit
+from osci.store.scheduling import BuildDone, Closing
 from osci.store.scheduling import QueuedReport as StoredReport
 from osci.store.types import clean_text
 
@@ -44,6 +45,7 @@ class StoreRecords:
         self.store = store
         self.db = db
         self.on_report = on_report
+        self._done: GroupCommit[BuildDone] = GroupCommit(db, store.builds_done)  # builds finishing together
 
     # -- events --
 
@@ -164,13 +166,14 @@ class StoreRecords:
         closing: bool,
         reports: list[QueuedReport],
     ) -> None:
-        await self.db(
-            self.store.build_done,
-            build.uuid if build else "",
-            record,
-            skipped=[(b.uuid, str(b.result), b.reason) for b in skipped],
-            closing=self._closing(item) if closing else None,
-            reports=self._stored_reports(reports),
+        await self._done.write(
+            BuildDone(
+                build.uuid if build else "",
+                record,
+                skipped=[(b.uuid, str(b.result), b.reason) for b in skipped],
+                closing=self._closing(item) if closing else None,
+                reports=self._stored_reports(reports),
+            )
         )
         self._reported(reports)
 

@@ -221,15 +221,18 @@ class BuildQueries(StoreBase):
         *,
         log_url: str | None = None,
         now: datetime | None = None,
+        build: Build | None = None,
     ) -> Build:
-        """`finish_build` inside a caller's transaction (the scheduler's composite transitions)."""
+        """`finish_build` inside a caller's transaction (the scheduler's composite transitions);
+        `build`: its row, when the caller has loaded it already."""
         if not isinstance(record, BuildRecord):
             raise StoreError(f"finish_build needs a BuildRecord, got {type(record).__name__}")
         result = _result(record.result)
         statuses = Counter(_status(case.status) for case in record.tests)  # checked before writing
         for attempt in record.attempts:
             _result(attempt.result)
-        build = _get(session, uuid)
+        if build is None:
+            build = _get(session, uuid)
         if build.state == "completed":
             raise StoreError(f"build {uuid} is already completed ({build.result})")
         end = from_epoch(record.end_time) or moment("now", now)

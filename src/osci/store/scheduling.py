@@ -47,6 +47,18 @@ class Closing:
 
 
 @dataclass
+class BuildDone:
+    """One `build_done`: the build's record (None: only skips or the closing), the builds that
+    end without running, and the item's closing with its reports."""
+
+    uuid: str
+    record: BuildRecord | None
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    closing: Closing | None = None
+    reports: list[QueuedReport] = field(default_factory=list)
+
+
+@dataclass
 class LiveItem:
     item: Item
     event: Event | None
@@ -129,12 +141,20 @@ class SchedulingQueries(StoreBase):
         now: datetime | None = None,
     ) -> None:
         """`record` None: nothing to write for the build itself (only skips/closing)."""
+        self.builds_done([BuildDone(uuid, record, list(skipped), closing, list(reports))], now=now)
+
+    def builds_done(self, done: list[BuildDone], now: datetime | None = None) -> None:
+        """Several `build_done` in one transaction, in order (a busy grid finishes dozens of
+        builds a second; the scheduler writes those that finished meanwhile together)."""
         with self._write() as session:
-            if record is not None:
-                self._finish_in(session, uuid, record, now=now)
-            self._mark_done(session, skipped)
-            if closing is not None:
-                self._close_in(session, closing, reports)
+            uuids = [d.uuid for d in done if d.record is not None]
+            builds = {b.uuid: b for b in session.scalars(select(Build).where(Build.uuid.in_(uuids)))} if uuids else {}
+            for d in done:
+                if d.record is not None:
+                    self._finish_in(session, d.uuid, d.record, now=now, build=builds.get(d.uuid))
+                self._mark_done(session, d.skipped)
+                if d.closing is not None:
+                    self._close_in(session, d.closing, d.reports)
 
     def item_closed(
         self, closing: Closing, aborted: list[tuple[str, str, str]], reports: list[QueuedReport]

@@ -350,7 +350,8 @@ class AgentProvider(Provider):
     async def results(self, name: str, session: str, assignment_id: str, chunks: Any) -> int:
         """Store the uploaded results archive (a tar) next to the build; its size."""
         assignment = self._assignment(name, session, assignment_id)
-        target = assignment.archive.with_suffix(".results.tar")
+        # one file per attempt: the jobs of one change share their workspace archive
+        target = assignment.archive.parent / f"{assignment.id}.results.tar"
         size = 0
         with open(target, "wb") as out:
             async for chunk in chunks:
