@@ -15,6 +15,7 @@ import time
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -400,7 +401,7 @@ class Scheduler:
             running = [n for n, b in item.builds.items() if b.state != st.WAITING]
             for name in item.graph.runnable(item.done_results(), running):
                 candidates.append((order.get(item.pipeline, 1), item.enqueue_time, item, name))
-        candidates.sort(key=lambda c: (c[0], c[1]))
+        candidates.sort(key=itemgetter(0, 1))
         # Fair share: within a precedence, round-robin across projects (a shared gate queue counts
         # as one), so a flood from one project does not starve the others.
         turns: dict[tuple[int, str], int] = {}  # builds a share has running or ahead in this list
@@ -414,7 +415,7 @@ class Scheduler:
             share = (precedence, _share(item))
             turns[share] = turns.get(share, 0) + 1
             fair.append((precedence, turns[share], self._served.get(share[1], 0), enqueued, item, name))
-        fair.sort(key=lambda c: c[:4])  # equal turns: the share served longest ago goes first
+        fair.sort(key=itemgetter(0, 1, 2, 3))  # equal turns: the share served longest ago goes first
         return [(c[4], c[5]) for c in fair]
 
     async def _dispatch(self) -> None:

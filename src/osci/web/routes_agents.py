@@ -4,12 +4,13 @@ stream the console, upload results, finish an attempt, stop. Every call needs an
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -143,11 +144,14 @@ async def register(request: Request, body: RegisterRequest, token: AgentToken) -
 @router.post("/poll", summary="The agent's heartbeat and long poll: work to run, cancels, attempts to abandon")
 async def poll(request: Request, body: PollRequest, token: AgentToken) -> Any:
     try:
-        return await _provider(request, token.name).poll(
+        reply = await _provider(request, token.name).poll(
             token.name, body.session, body.running, body.stopping, body.wait
         )
     except AgentError as exc:
         raise _answer(exc) from None
+    # Serialised here: FastAPI would walk every key of the assignments (jobs, variables, an
+    # inline workspace) through jsonable_encoder first. default=str as it would for dates.
+    return Response(json.dumps(reply, default=str), media_type="application/json")
 
 
 @router.get("/work/{assignment}/workspace", summary="The workspace of an attempt, as a tar")
