@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from exec_helpers import PYTHON, console_text, script, write
+from junitparser import JUnitXml
 
 from osci.model import FrozenJob, Result, TestStatus
 
@@ -100,3 +101,10 @@ def test_build_json_describes_the_build(build, project):
     assert data["uuid"] == record.uuid and data["project"] == "p" and data["change"] == "7"
     assert data["attempts"][0]["phases"][0]["phase"] == "run"
     assert data["frozen_job"]["vars"] == {"k": "v"} and data["test_summary"]["passed"] == 0
+
+
+def test_a_build_without_tests_writes_an_empty_suite_any_junit_reader_takes(build, project):
+    record = build(FrozenJob(name=f'quiet "{HOSTILE}"', run=[script("true")]), project)
+    suites = list(JUnitXml.fromfile(str(Path(record.build_dir) / "junit.xml")))
+    assert [(suite.name, suite.tests, suite.failures) for suite in suites] == [(f'quiet "{HOSTILE}"', 0, 0)]
+    assert json.loads((Path(record.build_dir) / "build.json").read_text())["job"] == f'quiet "{HOSTILE}"'

@@ -216,3 +216,16 @@ def test_estimates_are_the_mean_of_each_jobs_last_ten_successes(store: Store) ->
     estimates = store.estimated_durations("org/a", ["unit", "lint", "never-ran"])
     assert estimates == {"unit": pytest.approx(5.5), "lint": pytest.approx(6.0), "never-ran": None}
     assert store.estimated_duration("org/a", "lint") == pytest.approx(6.0)
+
+
+def test_a_scheduler_pass_starts_its_builds_in_one_go(store: Store) -> None:
+    first, second = store.create_build("unit", project="org/a"), store.create_build("lint", project="org/a")
+    store.start_builds_at([(first.uuid, "node-1", T0)])
+    store.interrupt_build(first.uuid, "the server stopped", now=T0 + timedelta(seconds=5))
+    store.start_builds_at([(first.uuid, "node-2", T0 + timedelta(seconds=9)), (second.uuid, "node-3", T0)])
+    again, other = store.get_build(first.uuid), store.get_build(second.uuid)
+    assert (again.state, again.node, other.state, other.node) == ("running", "node-2", "running", "node-3")
+    assert again.start_time == T0 and again.attempt_start == T0 + timedelta(seconds=9)  # the first start stays
+    with pytest.raises(LookupError, match="no build " + "f" * 32):
+        store.start_builds_at([(second.uuid, "node-4", T0), ("f" * 32, "node-4", T0)])
+    assert store.get_build(second.uuid).node == "node-3"  # nothing written

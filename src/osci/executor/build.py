@@ -143,5 +143,6 @@ def _write_outputs(record: BuildRecord, request: BuildRequest) -> None:
     data = record.to_dict()
     data["frozen_job"] = asdict(request.job)
     data["source"] = str(request.source)
-    (build_dir / "build.json").write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    # no indent: json's C encoder only serves unindented output (a grid writes dozens a second)
+    (build_dir / "build.json").write_text(json.dumps(data, default=str) + "\n", encoding="utf-8")
     write_index(record, build_dir)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from osci.model import BuildRecord
@@ -206,16 +206,27 @@ class SchedulingQueries(StoreBase):
 
     def start_builds_at(self, started: list[tuple[str, str, datetime | None]]) -> None:
         """Builds (uuid, node, when) marked running, in one transaction."""
+        if not started:
+            return
+        rows = [{"u": uuid, "n": node, "t": moment("started", when)} for uuid, node, when in started]
+        statement = (
+            update(Build.__table__)
+            .where(Build.__table__.c.uuid == bindparam("u"))
+            .values(
+                state="running",
+                node=bindparam("n"),
+                attempt_start=bindparam("t"),
+                start_time=func.coalesce(Build.__table__.c.start_time, bindparam("t")),
+            )
+        )
         with self._write() as session:
-            for uuid, node, when in started:
-                build = session.scalar(select(Build).where(Build.uuid == uuid))
-                if build is None:
-                    raise LookupError(f"no build {uuid}")
-                build.state = "running"
-                build.node = node
-                build.attempt_start = moment("started", when)
-                if build.start_time is None:
-                    build.start_time = build.attempt_start
+            # one statement, run for every build (an ORM load and flush each cost more than
+            # a scheduler pass's other work)
+            updated = session.connection().execute(statement, rows).rowcount
+            if updated != len(rows):
+                known = set(session.scalars(select(Build.uuid).where(Build.uuid.in_([r["u"] for r in rows]))))
+                missing = [r["u"] for r in rows if r["u"] not in known]
+                raise LookupError(f"no build {', '.join(missing)}")
 
     def resume(self) -> list[LiveItem]:
         """Interrupt what was running, then return the live items with their builds, in queue order."""

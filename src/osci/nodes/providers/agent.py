@@ -464,6 +464,9 @@ class WorkspaceArchives:
         self._users: dict[Path, int] = {}
         self._building: dict[tuple[str, str, str], threading.Lock] = {}
         self._idle: list[tuple[str, str, str]] = []  # least recently used first
+        self._keys: dict[Path, tuple[str, str, str]] = {}  # archive -> its key
+        self._sizes: dict[Path, int] = {}  # archive -> bytes (counted once, when packed)
+        self._idle_bytes = 0
 
     def acquire(self, req: Any, workspace: Path, console: Console) -> Path:
         if req.ref is None or not workspaces.FULL_SHA.fullmatch(req.ref):
@@ -476,21 +479,27 @@ class WorkspaceArchives:
                 path = self._entries.get(key)
                 if path is not None and path.exists():
                     self._users[path] = self._users.get(path, 0) + 1
-                    with contextlib.suppress(ValueError):
+                    if key in self._idle:
                         self._idle.remove(key)
+                        self._idle_bytes -= self._sizes.get(path, 0)
                     console.note(f"osci: workspace: {req.source} at {req.ref}, packed for an earlier job")
                     return path
             scratch = workspace.parent / f"{workspace.name}.pack"
             path = self._build(req, scratch, console, workspace.parent / f"{req.ref}-{len(self._entries)}-{workspace.name}.agent.tar")
+            size = _size(path)
             with self._lock:
                 self._entries[key] = path
+                self._keys[path] = key
+                self._sizes[path] = size
                 self._users[path] = self._users.get(path, 0) + 1
             return path
 
     def release(self, path: Path) -> None:
+        """Every build gives its archive back: kept for later jobs of the change when it is a
+        shared one (the least recently used go first), deleted otherwise."""
         with self._lock:
             users = self._users.get(path, 0) - 1
-            key = next((k for k, p in self._entries.items() if p == path), None)
+            key = self._keys.get(path)
             if users > 0:
                 self._users[path] = users
                 return
@@ -499,12 +508,13 @@ class WorkspaceArchives:
                 path.unlink(missing_ok=True)
                 return
             self._idle.append(key)
-            kept = sum(_size(self._entries[k]) for k in self._idle)
-            while self._idle and (len(self._idle) > self.KEEP or kept > self.KEEP_BYTES):
+            self._idle_bytes += self._sizes.get(path, 0)
+            while self._idle and (len(self._idle) > self.KEEP or self._idle_bytes > self.KEEP_BYTES):
                 old = self._idle.pop(0)
                 gone = self._entries.pop(old, None)
                 if gone is not None:
-                    kept -= _size(gone)
+                    self._idle_bytes -= self._sizes.pop(gone, 0)
+                    self._keys.pop(gone, None)
                     gone.unlink(missing_ok=True)
                 self._building.pop(old, None)
 
