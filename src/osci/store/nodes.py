@@ -30,7 +30,11 @@ class NodeQueries(StoreBase):
         """Create a node or update it; fields given as None are left as they are."""
         required("node name", name)
         with self._write() as session:
-            return _upsert(session, name, label, provider, capabilities, state, moment("now", now))
+            node = session.scalar(select(Node).where(Node.name == name))
+            if node is None:
+                node = Node(name=name, capabilities={})
+                session.add(node)
+            return _apply(node, label, provider, capabilities, state, moment("now", now))
 
     def record_node_changes(self, changes: list[NodeChange], now: datetime | None = None) -> None:
         """Nodes as they now are, each with the event that changed it, in one transaction (a busy
@@ -148,22 +152,6 @@ class NodeChange:
     state: str
     event: str
     detail: str = ""
-
-
-def _upsert(
-    session: Any,
-    name: str,
-    label: str | None,
-    provider: str | None,
-    capabilities: dict[str, Any] | None,
-    state: str,
-    when: datetime,
-) -> Node:
-    node = session.scalar(select(Node).where(Node.name == name))
-    if node is None:
-        node = Node(name=name, capabilities={})
-        session.add(node)
-    return _apply(node, label, provider, capabilities, state, when)
 
 
 def _apply(
