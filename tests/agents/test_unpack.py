@@ -12,9 +12,9 @@ import pytest
 from osci.agent.unpack import UnsafeArchive, unpack
 
 
-def _tar(path: Path, members: list[tuple[str, str, str | bytes]]) -> Path:
+def _tar(path: Path, members: list[tuple[str, str, str | bytes]], mode: str = "w") -> Path:
     """members: (kind, name, content or link target); kind is file, exec, dir, sym, hard, fifo."""
-    with tarfile.open(path, "w") as tar:
+    with tarfile.open(path, mode) as tar:
         for kind, name, data in members:
             info = tarfile.TarInfo(name)
             payload = None
@@ -33,7 +33,8 @@ def _tar(path: Path, members: list[tuple[str, str, str | bytes]]) -> Path:
     return path
 
 
-def test_a_workspace_comes_back_with_its_files_links_and_execute_bits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["plain", "gzip"])
+def test_a_workspace_comes_back_with_its_files_links_and_execute_bits(tmp_path: Path, mode: str) -> None:
     archive = _tar(
         tmp_path / "ws.tar",
         [
@@ -48,6 +49,7 @@ def test_a_workspace_comes_back_with_its_files_links_and_execute_bits(tmp_path: 
             ("fifo", "ws/pipe", ""),
             ("file", "outside-prefix", "not part of the workspace"),
         ],
+        mode,
     )
     target = tmp_path / "out"
     assert unpack(archive, target, prefix="ws/") == 7

@@ -35,7 +35,9 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
             folders.add(parent)
     files: set[str] = set()  # regular files made so far (hard link targets)
     count = 0
-    with tarfile.open(archive, "r:") as tar:  # the server sends plain tar: no compression to guess
+    with open(archive, "rb") as head:
+        mode = "r:gz" if head.read(2) == b"\x1f\x8b" else "r:"  # what the server sends: no guessing
+    with tarfile.open(archive, mode) as tar:
         for member in tar:
             name = member.name
             if prefix:

@@ -162,7 +162,7 @@ async def workspace(request: Request, assignment: Id, token: AgentToken, x_osci_
         raise _answer(exc) from None
     if not path.exists():
         raise ApiError(409, f"the workspace of {assignment} is gone")
-    return FileResponse(path, media_type="application/x-tar")
+    return FileResponse(path, media_type="application/gzip")  # a gzip-compressed tar
 
 
 @router.post("/work/{assignment}/console", summary="Console lines of a running attempt (resent batches are ignored)")

@@ -566,8 +566,9 @@ def _attempt(number: int, data: dict[str, Any], start: float) -> Attempt:
 
 def _pack(archive: Path, workspace: Path) -> None:
     # GNU headers: the default (pax) adds an extended header to most members, which doubles
-    # what every agent parses to unpack it
-    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tar:
+    # what every agent parses to unpack it. Compressed (quickly): a small repository's tar is
+    # mostly block padding, and it travels inside every poll's answer that hands it out.
+    with tarfile.open(archive, "w:gz", format=tarfile.GNU_FORMAT, compresslevel=1) as tar:
         tar.add(str(workspace), arcname="ws")
 
 
