@@ -435,7 +435,6 @@ class Scheduler:
             started.append((item, build))
         if not started:
             return
-        await self.records.builds_started(started)  # one transaction for the whole pass
         for item, build in started:
             order = BuildOrder(
                 item=item,
@@ -446,6 +445,9 @@ class Scheduler:
             )
             self.orders[build.uuid] = order
             self._spawn(self._run(order), f"build-{build.uuid}")
+        # One transaction for the whole pass. The builds do not wait for it: it reaches the
+        # (single, first-in first-out) database thread before anything they write.
+        await self.records.builds_started(started)
 
     async def _run(self, order: BuildOrder) -> None:
         item, build = order.item, order.build
