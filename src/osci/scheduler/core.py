@@ -15,7 +15,7 @@ import time
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -391,31 +391,36 @@ class Scheduler:
     # -- plans -> builds --------------------------------------------------
 
     def _waiting_builds(self) -> list[tuple[ItemState, str]]:
+        """The builds that may start, in the order they get nodes: by precedence, then fair
+        share. Within a precedence, shares (projects; a shared gate queue counts as one) take
+        turns, counting the builds each already has running, so a flood from one project does
+        not starve the others; on equal turns the share served longest ago goes first, then the
+        earlier item. Runs on every scheduler pass: one sort, items with nothing waiting skipped."""
         order = {p.name: PRECEDENCE_ORDER.get(p.precedence, 1) for p in self.config.pipelines.values()}
-        candidates = []
-        for item in self.items.values():
-            if item.state != st.ACTIVE or item.graph is None:
+        turns: dict[tuple[int, str], int] = {}  # builds a share has running or ahead in this list
+        ready: list[tuple[tuple[int, str], ItemState, list[str]]] = []
+        for item in sorted(self.items.values(), key=attrgetter("enqueue_time")):  # stable: ties keep queue order
+            if item.state != st.ACTIVE:
+                continue
+            share = (order.get(item.pipeline, 1), _share(item))
+            started = [n for n, b in item.builds.items() if b.state != st.WAITING]
+            busy = sum(1 for n in started if item.builds[n].state == st.RUNNING)
+            if busy:
+                turns[share] = turns.get(share, 0) + busy
+            if item.graph is None or len(started) == len(item.builds):
                 continue
             if item.queue is not None and not self.gate.dispatchable(item):
                 continue  # outside its queue's window
-            running = [n for n, b in item.builds.items() if b.state != st.WAITING]
-            for name in item.graph.runnable(item.done_results(), running):
-                candidates.append((order.get(item.pipeline, 1), item.enqueue_time, item, name))
-        candidates.sort(key=itemgetter(0, 1))
-        # Fair share: within a precedence, round-robin across projects (a shared gate queue counts
-        # as one), so a flood from one project does not starve the others.
-        turns: dict[tuple[int, str], int] = {}  # builds a share has running or ahead in this list
-        for item in self.items.values():
-            busy = sum(1 for b in item.builds.values() if b.state == st.RUNNING)
-            if busy and item.state == st.ACTIVE:
-                share = (order.get(item.pipeline, 1), _share(item))
-                turns[share] = turns.get(share, 0) + busy
+            names = item.graph.runnable(item.done_results(), started)
+            if names:
+                ready.append((share, item, names))
         fair = []
-        for precedence, enqueued, item, name in candidates:
-            share = (precedence, _share(item))
-            turns[share] = turns.get(share, 0) + 1
-            fair.append((precedence, turns[share], self._served.get(share[1], 0), enqueued, item, name))
-        fair.sort(key=itemgetter(0, 1, 2, 3))  # equal turns: the share served longest ago goes first
+        for share, item, names in ready:
+            served = self._served.get(share[1], 0)
+            for name in names:
+                turn = turns[share] = turns.get(share, 0) + 1
+                fair.append((share[0], turn, served, item.enqueue_time, item, name))
+        fair.sort(key=itemgetter(0, 1, 2, 3))
         return [(c[4], c[5]) for c in fair]
 
     async def _dispatch(self) -> None:
