@@ -81,9 +81,7 @@ class ConsoleStream:
                 return None
             if delay and time.monotonic() - self.since < delay and len(self.lines) < BATCH_LINES:
                 return None
-            if self.dropped:
-                self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
-                self.dropped = 0
+            self._note_dropped()
             if not self.lines:
                 return None
             count, size = 0, 0
@@ -96,6 +94,12 @@ class ConsoleStream:
             self.seq += 1
             self.in_flight = (self.seq, batch)
             return self.in_flight
+
+    def _note_dropped(self) -> None:
+        """Under the lock: say in the log how many lines were dropped meanwhile, if any."""
+        if self.dropped:
+            self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
+            self.dropped = 0
 
     def acknowledged(self) -> None:
         with self.lock:
@@ -112,9 +116,7 @@ class ConsoleStream:
                 return None
             if len(self.lines) > BATCH_LINES or sum(len(line) for line in self.lines) > BATCH_BYTES:
                 return None
-            if self.dropped:
-                self.lines.append(f"osci agent: {self.dropped} console line(s) dropped while the server was unreachable")
-                self.dropped = 0
+            self._note_dropped()
             self.seq += 1
             self.closed = (self.seq, self.lines)
             self.lines = []

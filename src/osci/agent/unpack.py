@@ -27,14 +27,15 @@ def unpack(archive: Path, target: Path, prefix: str = "") -> int:
     target.mkdir(parents=True, exist_ok=True)
     links: set[str] = set()  # symbolic links made so far (relative paths)
     folders: set[str] = {str(target)}  # made or known to exist (one makedirs call each)
+    files: set[str] = set()  # regular files made so far (hard link targets)
+    count = 0
 
     def folder_of(path: str) -> None:
         parent = os.path.dirname(path)
         if parent not in folders:
             os.makedirs(parent, 0o755, exist_ok=True)
             folders.add(parent)
-    files: set[str] = set()  # regular files made so far (hard link targets)
-    count = 0
+
     with open(archive, "rb") as head:
         mode = "r:gz" if head.read(2) == b"\x1f\x8b" else "r:"  # what the server sends: no guessing
     with tarfile.open(archive, mode) as tar:

@@ -500,37 +500,17 @@ class Server:
                 None, load_central_config, self.settings.config_path
             )
         except ConfigLoadFailed as exc:
-            self._config_errors = exc.errors
-            await self.db(
-                self.store.record_config_load,
-                ok=False,
-                source=str(self.settings.config_path),
-                errors=exc.errors,
-            )
-            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
-            return {"ok": False, "errors": exc.errors}
+            return await self._reload_refused(exc.errors, exc)
         try:
             check_pipelines(config, self.connections)
         except ConnectionConfigError as exc:
             errors = [{"file": str(self.settings.config_path), "line": 0, "column": 0, "message": str(exc)}]
-            self._config_errors = errors
-            await self.db(
-                self.store.record_config_load, ok=False, source=str(self.settings.config_path), errors=errors
-            )
-            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
-            return {"ok": False, "errors": errors}
+            return await self._reload_refused(errors, exc)
         if self.dispatcher is not None:  # providers: checked, then the running pool follows them
             errors = server_nodes.reload_errors(self.dispatcher, config, self.connections)
             if errors:
-                self._config_errors = errors
-                await self.db(
-                    self.store.record_config_load, ok=False, source=str(self.settings.config_path), errors=errors
-                )
-                log.error(
-                    "configuration reload failed; keeping the running configuration:\n%s",
-                    "\n".join(f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" for e in errors),
-                )
-                return {"ok": False, "errors": errors}
+                why = "\n".join(f"{e['file']}:{e['line']}:{e['column']}: {e['message']}" for e in errors)
+                return await self._reload_refused(errors, why)
             try:
                 pool = await server_nodes.reconfigure_pool(self.dispatcher, config)
             except Exception as exc:  # a bug: say so, and keep the running configuration
@@ -552,6 +532,14 @@ class Server:
         )
         log.info("configuration reloaded: %s", config.summary())
         return {"ok": True, "errors": [], "pool": pool}
+
+    async def _reload_refused(self, errors: list[dict[str, Any]], why: object) -> dict[str, Any]:
+        """A reloaded configuration that cannot replace the running one: its errors are shown
+        (API, dashboard, the store's config loads) and logged; nothing else changes."""
+        self._config_errors = errors
+        await self.db(self.store.record_config_load, ok=False, source=str(self.settings.config_path), errors=errors)
+        log.error("configuration reload failed; keeping the running configuration:\n%s", why)
+        return {"ok": False, "errors": errors}
 
     async def notify(self, connection: str, payload: dict[str, Any]) -> None:
         """A hook poked a connection: check the request now, do the (slow) polling in the

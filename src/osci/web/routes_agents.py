@@ -52,21 +52,21 @@ class PollRequest(Strict):
     wait: float = Field(default=10.0, ge=0, le=60)
 
 
-class ConsoleRequest(Strict):
-    session: Id
+class ConsoleBatch(Strict):
+    """Numbered console lines (a batch resent after a network error has the same number)."""
+
     seq: int = Field(ge=1)
     lines: list[Line] = Field(max_length=10000)
+
+
+class ConsoleRequest(ConsoleBatch):
+    session: Id
 
 
 class AttemptReport(Strict):
     result: Text
     reason: Annotated[str, StringConstraints(max_length=10000)] = ""
     phases: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
-
-
-class ConsoleBatch(Strict):
-    seq: int = Field(ge=1)
-    lines: list[Line] = Field(max_length=10000)
 
 
 class FinishRequest(Strict):

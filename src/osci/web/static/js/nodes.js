@@ -78,12 +78,3 @@ export function detail(node) {
   }
   return parts.length ? parts : h("span", { class: "muted" }, "–");
 }
-
-const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-
-/** An ISO time with its seconds (node events come seconds apart). */
-export function exactTime(value) {
-  if (value === null || value === undefined || value === "") return "–";
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : DATE_TIME.format(date);
-}

@@ -2,8 +2,9 @@
 // it when held) and its latest events, newest first; read again every few seconds.
 import { ApiError, getJSON, seg } from "../api.js";
 import { h, link, message, replace, section, table } from "../dom.js";
+import { exactTime } from "../format.js";
 import { buildHref, pageHead } from "../history.js";
-import { buildLinks, capabilities, detail, exactTime, labelText, poll, stateBadge } from "../nodes.js";
+import { buildLinks, capabilities, detail, labelText, poll, stateBadge } from "../nodes.js";
 
 export async function render(root, ctx) {
   const { name } = ctx.params;

@@ -7,8 +7,9 @@
 // detail changes (twice: node events are written in batches, a moment later).
 import { getJSON, seg } from "../api.js";
 import { h, link, message, replace, section, table } from "../dom.js";
-import { buildHref, pageHead } from "../history.js";
-import { buildLinks, capabilities, detail, exactTime, labelText, nodeHref, poll, stateBadge, STATES } from "../nodes.js";
+import { exactTime } from "../format.js";
+import { pageHead } from "../history.js";
+import { buildLinks, capabilities, detail, labelText, nodeHref, poll, stateBadge, STATES } from "../nodes.js";
 
 const LOOKUPS = 200; // at most this many nodes' events read when the page opens (a big grid: "–")
 const PARALLEL = 4; // event reads at once
@@ -276,7 +277,7 @@ function holdsTable(autoholds) {
       h("td", {}, String(hold.job ?? "–")),
       h("td", {}, `${held.length} of ${hold.count ?? "?"}`),
       h("td", {}, hold.reason ? String(hold.reason) : h("span", { class: "muted" }, "–")),
-      h("td", {}, held.length ? held.map((uuid) => [link(buildHref(uuid), h("span", { class: "mono" }, String(uuid).slice(0, 8))), " "]) : "–"),
+      h("td", {}, buildLinks(held)),
     );
   });
   return [
